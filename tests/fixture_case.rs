@@ -28,10 +28,10 @@ fn populate(case: &CaseArea) {
     fs::write(data.join("file"), case.id()).unwrap();
     btrfs::create_subvolume(&data.join("nested")).unwrap();
     let snap = case.snapshots_dir().join("data__20260101T000000Z__full");
-    btrfs::snapshot(&data, &snap, true).unwrap();
+    btrfs::snapshot(data, &snap, true).unwrap();
     let root = case.subvolume_path("root").unwrap();
     btrfs::create_subvolume(&root.join("inner")).unwrap();
-    btrfs::set_read_only(&root, true).unwrap();
+    btrfs::set_read_only(root, true).unwrap();
     send_receive(&snap, case.restore_dir());
     fs::write(case.state_path(), "{}").unwrap();
     fs::write(case.logs_dir().join("backup-1.log"), "event=x").unwrap();

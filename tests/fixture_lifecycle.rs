@@ -5,7 +5,7 @@
 mod fixture_support;
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use b2s3_harness::fixture::record::{Record, Role, VolumeRecord, RECORD_FORMAT};
@@ -102,22 +102,8 @@ fn teardown_leaves_alone_a_mount_and_a_device_it_did_not_make_even_when_the_reco
     let _lock = GlobalLock::shared();
     let test = TestRun::new("forged");
     let foreign = ForeignMount::new(&test.dir.join("foreign"), &test.dir.join("mnt/source"));
-    let forged = Record {
-        format: RECORD_FORMAT,
-        ready: true,
-        mount_options: vec![],
-        subvolumes: vec![],
-        volumes: vec![VolumeRecord {
-            role: Role::Source,
-            image: test.dir.join("source.img"),
-            image_size_bytes: 1 << 30,
-            loop_device: Some(foreign.device.clone()),
-            formatted: true,
-            mount_point: foreign.mount_point.clone(),
-            mounted: true,
-        }],
-    };
-    forged.save(&test.dir).unwrap();
+    let image = test.dir.join("source.img");
+    forged_record(image, Some(foreign.device.clone()), foreign.mount_point.clone()).save(&test.dir).unwrap();
 
     let report = fixture::teardown(&test.dir).unwrap();
     assert!(report.unmounted.is_empty() && report.detached.is_empty(), "{report:?}");
@@ -132,21 +118,7 @@ fn teardown_refuses_a_record_that_names_places_outside_its_run_dir() {
     let _lock = GlobalLock::shared();
     let test = TestRun::new("outside");
     let outside = tempfile::tempdir().unwrap();
-    let forged = Record {
-        format: RECORD_FORMAT,
-        ready: true,
-        mount_options: vec![],
-        subvolumes: vec![],
-        volumes: vec![VolumeRecord {
-            role: Role::Source,
-            image: outside.path().join("source.img"),
-            image_size_bytes: 1 << 30,
-            loop_device: None,
-            formatted: true,
-            mount_point: outside.path().join("mnt"),
-            mounted: true,
-        }],
-    };
+    let forged = forged_record(outside.path().join("source.img"), None, outside.path().join("mnt"));
     fs::write(outside.path().join("source.img"), b"someone else's").unwrap();
     fs::create_dir(outside.path().join("mnt")).unwrap();
     forged.save(&test.dir).unwrap();
@@ -156,11 +128,25 @@ fn teardown_refuses_a_record_that_names_places_outside_its_run_dir() {
     fs::remove_file(Record::path(&test.dir)).unwrap();
 }
 
+/// A record claiming a ready source volume at the given places.
+fn forged_record(image: PathBuf, loop_device: Option<String>, mount_point: PathBuf) -> Record {
+    let volume = VolumeRecord {
+        role: Role::Source,
+        image,
+        image_size_bytes: 1 << 30,
+        loop_device,
+        formatted: true,
+        mount_point,
+        mounted: true,
+    };
+    Record { format: RECORD_FORMAT, ready: true, mount_options: vec![], subvolumes: vec![], volumes: vec![volume] }
+}
+
 /// A loop device and mount made by the test itself, standing in for someone else's.
 struct ForeignMount {
-    image: std::path::PathBuf,
+    image: PathBuf,
     device: String,
-    mount_point: std::path::PathBuf,
+    mount_point: PathBuf,
 }
 
 impl ForeignMount {
@@ -183,4 +169,25 @@ impl Drop for ForeignMount {
         let _ = std::process::Command::new("umount").arg(&self.mount_point).status();
         let _ = std::process::Command::new("losetup").arg("-d").arg(&self.device).status();
     }
+}
+
+#[test]
+fn a_busy_mount_is_reported_unresolved_and_a_later_teardown_finishes_the_job() {
+    let _lock = GlobalLock::shared();
+    let test = TestRun::new("busy");
+    let fx = test.setup();
+    let holder = fs::File::create(fx.source_mount().join("held-open")).unwrap();
+    let quick = TeardownOptions { busy_timeout: std::time::Duration::from_millis(200), ..Default::default() };
+    let first = fixture::teardown_with(&test.dir, &quick).unwrap();
+    assert!(!first.is_clean(), "{first:?}");
+    assert!(first.unresolved.iter().any(|u| u.contains("mnt/source")), "{first:?}");
+    assert_eq!(first.unmounted, vec![fx.restore_mount().to_path_buf()], "{first:?}");
+    assert_eq!(devices_of(&fx.source().image), vec![fx.source().device.clone()], "detached while mounted");
+    assert!(Record::load(&test.dir).unwrap().is_some(), "the record must survive an incomplete teardown");
+
+    drop(holder);
+    let second = fixture::teardown(&test.dir).unwrap();
+    assert!(second.is_clean(), "{second:?}");
+    assert_eq!(second.unmounted, vec![fx.source_mount().to_path_buf()]);
+    assert!(devices_of(&fx.source().image).is_empty() && !fx.source().image.exists());
 }
