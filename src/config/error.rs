@@ -27,7 +27,10 @@ impl std::fmt::Display for KeyProblem {
                 write!(f, "has the wrong type: expected {expected}, found {found}")
             }
             KeyProblem::Unknown { known } => {
-                write!(f, "is not a known key (known here: {known}); remove it or fix its spelling")
+                write!(
+                    f,
+                    "is not a known key (known here: {known}); remove it or fix its spelling"
+                )
             }
             KeyProblem::Invalid { expected, got } => {
                 write!(f, "has a bad value: expected {expected}, got {got}")

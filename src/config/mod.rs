@@ -70,7 +70,13 @@ impl Config {
                 }
             },
         };
-        Config::load_with_env(path, |name| if name == CMD_ENV_VAR { value.clone() } else { None })
+        Config::load_with_env(path, |name| {
+            if name == CMD_ENV_VAR {
+                value.clone()
+            } else {
+                None
+            }
+        })
     }
 
     /// Loads `path`, reading environment variables through `env` (tests pass a closure
@@ -80,12 +86,19 @@ impl Config {
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {
         let file = absolute(path, "the config path")?;
-        let text = std::fs::read_to_string(&file)
-            .map_err(|source| ConfigError::Read { file: file.clone(), source })?;
+        let text = std::fs::read_to_string(&file).map_err(|source| ConfigError::Read {
+            file: file.clone(),
+            source,
+        })?;
         let table: Table = text
             .parse()
-            .map_err(|e: toml::de::Error| ConfigError::Syntax { file: file.clone(), message: e.to_string() })?;
-        let dir = file.parent().map_or_else(|| PathBuf::from("/"), Path::to_path_buf);
+            .map_err(|e: toml::de::Error| ConfigError::Syntax {
+                file: file.clone(),
+                message: e.to_string(),
+            })?;
+        let dir = file
+            .parent()
+            .map_or_else(|| PathBuf::from("/"), Path::to_path_buf);
         let source = Source { file, dir };
         let mut config = from_table(&source, &table)?;
         if let Some(value) = env(CMD_ENV_VAR) {
@@ -127,9 +140,21 @@ impl Config {
 fn from_table(source: &Source, table: &Table) -> Result<Config, ConfigError> {
     let mut root = Section::new(source, "", table);
     let empty = Table::new();
-    let tool = required(&mut root, "tool", "a [tool] table with at least cmd = [...]")?;
-    let s3 = required(&mut root, "s3", "an [s3] table with at least bucket = \"...\"")?;
-    let paths = required(&mut root, "paths", "a [paths] table with at least run_dir = \"...\"")?;
+    let tool = required(
+        &mut root,
+        "tool",
+        "a [tool] table with at least cmd = [...]",
+    )?;
+    let s3 = required(
+        &mut root,
+        "s3",
+        "an [s3] table with at least bucket = \"...\"",
+    )?;
+    let paths = required(
+        &mut root,
+        "paths",
+        "a [paths] table with at least run_dir = \"...\"",
+    )?;
     let btrfs = root.table("btrfs")?.unwrap_or(&empty);
     let backup = root.table("backup")?.unwrap_or(&empty);
     let restore = root.table("restore")?.unwrap_or(&empty);
@@ -147,7 +172,11 @@ fn from_table(source: &Source, table: &Table) -> Result<Config, ConfigError> {
     })
 }
 
-fn required<'a>(root: &mut Section<'a>, key: &str, expected: &str) -> Result<&'a Table, ConfigError> {
+fn required<'a>(
+    root: &mut Section<'a>,
+    key: &str,
+    expected: &str,
+) -> Result<&'a Table, ConfigError> {
     let table = root.table(key)?;
     root.require(key, expected, table)
 }
@@ -171,7 +200,9 @@ fn absolute(path: &Path, what: &str) -> Result<PathBuf, ConfigError> {
     if path.is_absolute() {
         return Ok(normalize(path));
     }
-    let cwd = std::env::current_dir()
-        .map_err(|source| ConfigError::CurrentDir { what: what.to_string(), source })?;
+    let cwd = std::env::current_dir().map_err(|source| ConfigError::CurrentDir {
+        what: what.to_string(),
+        source,
+    })?;
     Ok(normalize(&cwd.join(path)))
 }

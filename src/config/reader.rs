@@ -54,7 +54,12 @@ pub(crate) struct Section<'a> {
 
 impl<'a> Section<'a> {
     pub fn new(source: &'a Source, name: &str, table: &'a Table) -> Self {
-        Section { source, name: name.to_string(), table, seen: BTreeSet::new() }
+        Section {
+            source,
+            name: name.to_string(),
+            table,
+            seen: BTreeSet::new(),
+        }
     }
 
     /// The dotted name of `key` in this section.
@@ -67,11 +72,18 @@ impl<'a> Section<'a> {
     }
 
     pub fn error(&self, key: &str, problem: KeyProblem) -> ConfigError {
-        ConfigError::Key { file: self.source.file.clone(), key: self.dotted(key), problem }
+        ConfigError::Key {
+            file: self.source.file.clone(),
+            key: self.dotted(key),
+            problem,
+        }
     }
 
     pub fn invalid(&self, key: &str, expected: &str, got: impl Display) -> ConfigError {
-        let problem = KeyProblem::Invalid { expected: expected.to_string(), got: got.to_string() };
+        let problem = KeyProblem::Invalid {
+            expected: expected.to_string(),
+            got: got.to_string(),
+        };
         self.error(key, problem)
     }
 
@@ -85,14 +97,28 @@ impl<'a> Section<'a> {
     }
 
     fn wrong_type(&self, key: &str, expected: &str, found: &Value) -> ConfigError {
-        let problem =
-            KeyProblem::WrongType { expected: expected.to_string(), found: found.type_str().to_string() };
+        let problem = KeyProblem::WrongType {
+            expected: expected.to_string(),
+            found: found.type_str().to_string(),
+        };
         self.error(key, problem)
     }
 
     /// The key is required: turns an absent value into a `Missing` error.
-    pub fn require<T>(&self, key: &str, expected: &str, value: Option<T>) -> Result<T, ConfigError> {
-        value.ok_or_else(|| self.error(key, KeyProblem::Missing { expected: expected.to_string() }))
+    pub fn require<T>(
+        &self,
+        key: &str,
+        expected: &str,
+        value: Option<T>,
+    ) -> Result<T, ConfigError> {
+        value.ok_or_else(|| {
+            self.error(
+                key,
+                KeyProblem::Missing {
+                    expected: expected.to_string(),
+                },
+            )
+        })
     }
 
     pub fn string(&mut self, key: &str) -> Result<Option<String>, ConfigError> {
@@ -136,8 +162,13 @@ impl<'a> Section<'a> {
     /// An integer in `min..=u32::MAX`; `default` when absent.
     pub fn u32_at_least(&mut self, key: &str, default: u32, min: u32) -> Result<u32, ConfigError> {
         let value = self.u64_at_least(key, u64::from(default), u64::from(min))?;
-        u32::try_from(value)
-            .map_err(|_| self.invalid(key, &format!("an integer from {min} to {}", u32::MAX), value))
+        u32::try_from(value).map_err(|_| {
+            self.invalid(
+                key,
+                &format!("an integer from {min} to {}", u32::MAX),
+                value,
+            )
+        })
     }
 
     /// An array of strings.
@@ -170,16 +201,24 @@ impl<'a> Section<'a> {
 
     /// A path that must already be absolute.
     pub fn absolute_path(&mut self, key: &str) -> Result<Option<PathBuf>, ConfigError> {
-        let Some(value) = self.string(key)? else { return Ok(None) };
+        let Some(value) = self.string(key)? else {
+            return Ok(None);
+        };
         if !Path::new(&value).is_absolute() {
-            return Err(self.invalid(key, "an absolute path (starting with /)", format!("{value:?}")));
+            return Err(self.invalid(
+                key,
+                "an absolute path (starting with /)",
+                format!("{value:?}"),
+            ));
         }
         Ok(Some(normalize(Path::new(&value))))
     }
 
     /// A path; a relative one is resolved against the config file's directory.
     pub fn path(&mut self, key: &str) -> Result<Option<PathBuf>, ConfigError> {
-        let Some(value) = self.string(key)? else { return Ok(None) };
+        let Some(value) = self.string(key)? else {
+            return Ok(None);
+        };
         if value.is_empty() {
             return Err(self.invalid(key, "a non-empty path", "\"\""));
         }
@@ -192,7 +231,12 @@ impl<'a> Section<'a> {
         match unknown {
             None => Ok(()),
             Some(key) => {
-                let known = self.seen.iter().map(String::as_str).collect::<Vec<_>>().join(", ");
+                let known = self
+                    .seen
+                    .iter()
+                    .map(String::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ");
                 Err(self.error(key, KeyProblem::Unknown { known }))
             }
         }

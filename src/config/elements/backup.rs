@@ -44,7 +44,11 @@ pub(crate) fn read(mut s: Section<'_>) -> Result<BackupSection, ConfigError> {
         concurrency: s.u32_at_least("concurrency", d.concurrency, 1)?,
         retain: s.u32_at_least("retain", d.retain, 1)?,
         full_every_days: s.u32_at_least("full_every_days", d.full_every_days, 1)?,
-        incremental_every_days: s.u32_at_least("incremental_every_days", d.incremental_every_days, 1)?,
+        incremental_every_days: s.u32_at_least(
+            "incremental_every_days",
+            d.incremental_every_days,
+            1,
+        )?,
         spool_enabled: s.bool("spool_enabled", d.spool_enabled)?,
         spool_size_bytes: s.u64_at_least("spool_size_bytes", d.spool_size_bytes, 1)?,
     };

@@ -25,19 +25,31 @@ pub struct BtrfsSection {
 }
 
 pub(crate) fn read(mut s: Section<'_>) -> Result<BtrfsSection, ConfigError> {
-    let image_size_bytes = s.u64_at_least("image_size_bytes", DEFAULT_IMAGE_BYTES, MIN_IMAGE_BYTES)?;
-    let restore_image_size_bytes =
-        s.u64_at_least("restore_image_size_bytes", DEFAULT_IMAGE_BYTES, MIN_IMAGE_BYTES)?;
+    let image_size_bytes =
+        s.u64_at_least("image_size_bytes", DEFAULT_IMAGE_BYTES, MIN_IMAGE_BYTES)?;
+    let restore_image_size_bytes = s.u64_at_least(
+        "restore_image_size_bytes",
+        DEFAULT_IMAGE_BYTES,
+        MIN_IMAGE_BYTES,
+    )?;
     let default_subvolumes = ["data", "root", "home"].map(String::from).to_vec();
     let subvolumes = s.string_list("subvolumes")?.unwrap_or(default_subvolumes);
     check_subvolumes(&s, &subvolumes)?;
     let mount_options = s.string_list("mount_options")?.unwrap_or_default();
-    if let Some(bad) = mount_options.iter().find(|o| o.is_empty() || o.contains(',')) {
+    if let Some(bad) = mount_options
+        .iter()
+        .find(|o| o.is_empty() || o.contains(','))
+    {
         let expected = "mount options as separate strings, none empty or containing ','";
         return Err(s.invalid("mount_options", expected, format!("{bad:?}")));
     }
     s.finish()?;
-    Ok(BtrfsSection { image_size_bytes, restore_image_size_bytes, subvolumes, mount_options })
+    Ok(BtrfsSection {
+        image_size_bytes,
+        restore_image_size_bytes,
+        subvolumes,
+        mount_options,
+    })
 }
 
 fn check_subvolumes(s: &Section<'_>, names: &[String]) -> Result<(), ConfigError> {

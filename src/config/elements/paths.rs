@@ -20,7 +20,8 @@ pub struct PathsSection {
 
 pub(crate) fn read(mut s: Section<'_>) -> Result<PathsSection, ConfigError> {
     let run_dir = s.path("run_dir")?;
-    let expected = "a directory path (relative paths are resolved against the config file's directory)";
+    let expected =
+        "a directory path (relative paths are resolved against the config file's directory)";
     let run_dir = s.require("run_dir", expected, run_dir)?;
     let logs_dir = s.path("logs_dir")?.unwrap_or_else(|| run_dir.join("logs"));
     s.finish()?;

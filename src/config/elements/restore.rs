@@ -27,7 +27,11 @@ pub(crate) fn read(mut s: Section<'_>) -> Result<RestoreSection, ConfigError> {
         "sample" => VerifyMode::Sample,
         "none" => VerifyMode::None,
         other => {
-            return Err(s.invalid("verify_mode", "one of \"full\", \"sample\", \"none\"", format!("{other:?}")))
+            return Err(s.invalid(
+                "verify_mode",
+                "one of \"full\", \"sample\", \"none\"",
+                format!("{other:?}"),
+            ))
         }
     };
     let section = RestoreSection {

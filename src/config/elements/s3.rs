@@ -48,7 +48,8 @@ pub struct S3Section {
 
 pub(crate) fn read(mut s: Section<'_>) -> Result<S3Section, ConfigError> {
     let endpoint = read_endpoint(&mut s)?;
-    let bucket_expected = "a bucket name: 3-63 of a-z 0-9 . -, starting and ending with a letter or digit";
+    let bucket_expected =
+        "a bucket name: 3-63 of a-z 0-9 . -, starting and ending with a letter or digit";
     let bucket = s.string("bucket")?;
     let bucket = s.require("bucket", bucket_expected, bucket)?;
     if let Err(why) = check_bucket(&bucket) {
@@ -60,8 +61,15 @@ pub(crate) fn read(mut s: Section<'_>) -> Result<S3Section, ConfigError> {
         return Err(s.invalid("test_prefix", expected, format!("{test_prefix:?} ({why})")));
     }
     let region = s.non_empty("region", "us-east-1")?;
-    if !region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
-        return Err(s.invalid("region", "an AWS region name such as us-east-1", format!("{region:?}")));
+    if !region
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        return Err(s.invalid(
+            "region",
+            "an AWS region name such as us-east-1",
+            format!("{region:?}"),
+        ));
     }
     let storage_class_chunks = s.non_empty("storage_class_chunks", "STANDARD")?;
     let storage_class_manifest = s.non_empty("storage_class_manifest", "STANDARD")?;
@@ -166,7 +174,11 @@ fn check_url(url: &str) -> Result<(), &'static str> {
     if authority.contains('/') || authority.contains('?') || authority.contains('#') {
         return Err("no path, query or fragment allowed");
     }
-    if authority.is_empty() || authority.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    if authority.is_empty()
+        || authority
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control())
+    {
         return Err("missing host, or whitespace in it");
     }
     let (host, port) = split_host_port(authority)?;
@@ -184,7 +196,10 @@ fn split_host_port(authority: &str) -> Result<(&str, Option<&str>), &'static str
         let (host, after) = v6.split_once(']').ok_or("unclosed '[' in IPv6 host")?;
         return match after {
             "" => Ok((host, None)),
-            _ => after.strip_prefix(':').map(|p| (host, Some(p))).ok_or("junk after ']'"),
+            _ => after
+                .strip_prefix(':')
+                .map(|p| (host, Some(p)))
+                .ok_or("junk after ']'"),
         };
     }
     Ok(match authority.rsplit_once(':') {

@@ -47,7 +47,9 @@ pub struct ToolSection {
 /// Applies the relative-executable rule to `program`, resolving against `base`.
 pub fn resolve_program(program: &str, base: &Path) -> String {
     if program.contains('/') && !Path::new(program).is_absolute() {
-        normalize(&base.join(program)).to_string_lossy().into_owned()
+        normalize(&base.join(program))
+            .to_string_lossy()
+            .into_owned()
     } else {
         program.to_string()
     }
@@ -78,12 +80,24 @@ pub(crate) fn read(mut s: Section<'_>) -> Result<ToolSection, ConfigError> {
     let pythonpath = s.absolute_path("pythonpath")?;
     let env = read_env(&mut s, pythonpath.is_some())?;
     s.finish()?;
-    Ok(ToolSection { cmd, cmd_source: CmdSource::ConfigFile, config_flag, env, cwd, pythonpath })
+    Ok(ToolSection {
+        cmd,
+        cmd_source: CmdSource::ConfigFile,
+        config_flag,
+        env,
+        cwd,
+        pythonpath,
+    })
 }
 
 /// `[tool.env]`: free-form names, string values.
-fn read_env(s: &mut Section<'_>, has_pythonpath: bool) -> Result<BTreeMap<String, String>, ConfigError> {
-    let Some(table) = s.table("env")? else { return Ok(BTreeMap::new()) };
+fn read_env(
+    s: &mut Section<'_>,
+    has_pythonpath: bool,
+) -> Result<BTreeMap<String, String>, ConfigError> {
+    let Some(table) = s.table("env")? else {
+        return Ok(BTreeMap::new());
+    };
     let mut env = BTreeMap::new();
     for (name, value) in table {
         let key = format!("env.{name}");
@@ -92,14 +106,22 @@ fn read_env(s: &mut Section<'_>, has_pythonpath: bool) -> Result<BTreeMap<String
             return Err(s.invalid(&key, "a string value", format!("a value of type {found}")));
         };
         if name.is_empty() || name.contains('=') || name.contains('\0') || value.contains('\0') {
-            return Err(s.invalid(&key, "a variable name without '=' or NUL and a value without NUL", name));
+            return Err(s.invalid(
+                &key,
+                "a variable name without '=' or NUL and a value without NUL",
+                name,
+            ));
         }
         if name == HARNESS_RUN_DIR_VAR {
             let why = "it changes what a backup does; the harness sets it per invocation when a test asks";
             return Err(s.invalid(&key, "no BTRFS_TO_S3_HARNESS_RUN_DIR here", why));
         }
         if name == "PYTHONPATH" && has_pythonpath {
-            return Err(s.invalid(&key, "PYTHONPATH set in only one place", "both tool.pythonpath and tool.env.PYTHONPATH"));
+            return Err(s.invalid(
+                &key,
+                "PYTHONPATH set in only one place",
+                "both tool.pythonpath and tool.env.PYTHONPATH",
+            ));
         }
         env.insert(name.clone(), value.to_string());
     }
