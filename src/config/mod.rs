@@ -56,27 +56,15 @@ pub struct Config {
 impl Config {
     /// Loads `path`, applying `BTRFS_TO_S3_CMD` from the process environment.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let raw = std::env::var_os(CMD_ENV_VAR);
-        let value = match raw {
-            None => None,
-            Some(os) => match os.into_string() {
-                Ok(s) => Some(s),
-                Err(_) => {
-                    return Err(ConfigError::Env {
-                        file: path.to_path_buf(),
-                        var: CMD_ENV_VAR.to_string(),
-                        problem: "it is not valid UTF-8".to_string(),
-                    })
-                }
-            },
-        };
-        Config::load_with_env(path, |name| {
-            if name == CMD_ENV_VAR {
-                value.clone()
-            } else {
-                None
-            }
-        })
+        let value = std::env::var_os(CMD_ENV_VAR)
+            .map(std::ffi::OsString::into_string)
+            .transpose()
+            .map_err(|_| ConfigError::Env {
+                file: path.to_path_buf(),
+                var: CMD_ENV_VAR.to_string(),
+                problem: "it is not valid UTF-8".to_string(),
+            })?;
+        Config::load_with_env(path, |name| value.clone().filter(|_| name == CMD_ENV_VAR))
     }
 
     /// Loads `path`, reading environment variables through `env` (tests pass a closure
@@ -182,15 +170,16 @@ fn required<'a>(
 }
 
 fn apply_cmd_override(config: &mut Config, value: &str) -> Result<(), ConfigError> {
-    let env_error = |problem: String| ConfigError::Env {
-        file: config.file.clone(),
-        var: CMD_ENV_VAR.to_string(),
-        problem,
-    };
-    let cwd = std::env::current_dir()
-        .map_err(|e| env_error(format!("cannot resolve the current directory: {e}")))?;
-    let cmd = cmd_env::parse_cmd_override(value, &cwd).map_err(env_error)?;
-    config.tool.cmd = cmd;
+    let cwd = std::env::current_dir().map_err(|source| ConfigError::CurrentDir {
+        what: format!("the program in {CMD_ENV_VAR}"),
+        source,
+    })?;
+    config.tool.cmd =
+        cmd_env::parse_cmd_override(value, &cwd).map_err(|problem| ConfigError::Env {
+            file: config.file.clone(),
+            var: CMD_ENV_VAR.to_string(),
+            problem,
+        })?;
     config.tool.cmd_source = CmdSource::EnvVar;
     Ok(())
 }

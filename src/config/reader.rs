@@ -133,7 +133,7 @@ impl<'a> Section<'a> {
     pub fn non_empty(&mut self, key: &str, default: &str) -> Result<String, ConfigError> {
         let value = self.string(key)?.unwrap_or_else(|| default.to_string());
         if value.trim().is_empty() {
-            return Err(self.invalid(key, "a non-empty string", "\"\""));
+            return Err(self.invalid(key, "a non-empty string", format!("{value:?}")));
         }
         Ok(value)
     }

@@ -211,12 +211,18 @@ impl<'a> InvocationBuilder<'a> {
                 dir.to_string_lossy().into_owned(),
             );
         }
-        let mut args: Vec<String> = self.tool.cmd[1..].to_vec();
+        // A loaded config never has an empty cmd; a hand-built one fails at spawn instead.
+        let (program, leading) = self
+            .tool
+            .cmd
+            .split_first()
+            .map_or(("", &[][..]), |(p, rest)| (p.as_str(), rest));
+        let mut args = leading.to_vec();
         args.extend(self.args);
         args.push(self.tool.config_flag.clone());
         args.push(self.config_path.to_string_lossy().into_owned());
         Invocation {
-            program: self.tool.cmd[0].clone(),
+            program: program.to_string(),
             args,
             env,
             cwd: self.tool.cwd.clone(),

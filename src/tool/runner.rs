@@ -242,6 +242,8 @@ pub fn run(spec: RunSpec) -> Result<Outcome, RunError> {
     if let Some(switch) = &spec.switch {
         switch.bind(Some(pgid));
     }
+    // `tx` lives until the end of this function, so waiting on `rx` times out instead of
+    // returning at once after the readers finish (no busy loop).
     let (tx, rx) = mpsc::channel();
     let readers = spawn_readers(&mut child, stdout_file, stderr_file, &tx, t0);
     let mut supervisor = Supervisor::new(&spec, t0, rx);
