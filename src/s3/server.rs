@@ -44,15 +44,37 @@ pub struct ServerRecord {
 #[derive(Debug, Error)]
 pub enum ServerError {
     #[error("preparing the moto venv at {venv} failed while {step}: {detail}")]
-    Venv { venv: PathBuf, step: String, detail: String },
+    Venv {
+        venv: PathBuf,
+        step: String,
+        detail: String,
+    },
     #[error("preparing the run directory {path} for the S3 server failed: {source}")]
-    RunDir { path: PathBuf, source: std::io::Error },
+    RunDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("starting {program} failed: {source}")]
-    Spawn { program: PathBuf, source: std::io::Error },
-    #[error("moto_server on port {port} exited during startup ({status}); log {log} ends with:\n{tail}")]
-    Exited { port: u16, status: ExitStatus, log: PathBuf, tail: String },
+    Spawn {
+        program: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "moto_server on port {port} exited during startup ({status}); log {log} ends with:\n{tail}"
+    )]
+    Exited {
+        port: u16,
+        status: ExitStatus,
+        log: PathBuf,
+        tail: String,
+    },
     #[error("moto_server on port {port} did not answer ListBuckets within {waited:?}; log {log} ends with:\n{tail}")]
-    NotReady { port: u16, waited: Duration, log: PathBuf, tail: String },
+    NotReady {
+        port: u16,
+        waited: Duration,
+        log: PathBuf,
+        tail: String,
+    },
     #[error("an S3 server recorded in {record} (pid {pid}) is still running; stop it with `stop_recorded` or use another run directory")]
     StillRunning { record: PathBuf, pid: u32 },
     #[error("the server record {path} is unusable: {detail}; delete it if no moto_server from this run is alive")]
@@ -77,7 +99,10 @@ impl EmbeddedServer {
     /// Starts moto from `<venv_dir>/bin/moto_server` (creating the venv first if it
     /// lacks it) and waits until it answers ListBuckets.
     pub fn start(run_dir: &Path, venv_dir: &Path) -> Result<EmbeddedServer, ServerError> {
-        let run_dir_error = |source| ServerError::RunDir { path: run_dir.to_path_buf(), source };
+        let run_dir_error = |source| ServerError::RunDir {
+            path: run_dir.to_path_buf(),
+            source,
+        };
         let tmp_dir = run_dir.join("s3-server-tmp");
         std::fs::create_dir_all(&tmp_dir).map_err(run_dir_error)?;
         refuse_live_record(run_dir)?;
@@ -104,7 +129,14 @@ impl EmbeddedServer {
             run_dir: run_dir.to_path_buf(),
             startup: started.elapsed(),
         };
-        write_record(run_dir, &ServerRecord { pid: server.pid, port, started_at: chrono::Utc::now().to_rfc3339() })?;
+        write_record(
+            run_dir,
+            &ServerRecord {
+                pid: server.pid,
+                port,
+                started_at: chrono::Utc::now().to_rfc3339(),
+            },
+        )?;
         Ok(server)
     }
 
@@ -132,8 +164,16 @@ impl EmbeddedServer {
 
     /// Wipes all buckets and objects (`POST /moto-api/reset`).
     pub fn reset(&self) -> Result<(), ServerError> {
-        let reset_error = |detail: String| ServerError::Reset { url: self.url(), detail };
-        match local_http::request(loopback(self.port), "POST", "/moto-api/reset", Duration::from_secs(10)) {
+        let reset_error = |detail: String| ServerError::Reset {
+            url: self.url(),
+            detail,
+        };
+        match local_http::request(
+            loopback(self.port),
+            "POST",
+            "/moto-api/reset",
+            Duration::from_secs(10),
+        ) {
             Ok((200, _)) => Ok(()),
             Ok((status, body)) => Err(reset_error(format!("HTTP {status}: {body}"))),
             Err(e) => Err(reset_error(e.to_string())),
@@ -170,7 +210,9 @@ pub enum RecordedStop {
 /// Stops a server recorded in `<run_dir>/s3-server.json` by an earlier (killed) harness
 /// process, after checking that the PID still runs `moto_server` on the recorded port.
 pub fn stop_recorded(run_dir: &Path) -> Result<RecordedStop, ServerError> {
-    let Some(record) = read_record(run_dir)? else { return Ok(RecordedStop::NoRecord) };
+    let Some(record) = read_record(run_dir)? else {
+        return Ok(RecordedStop::NoRecord);
+    };
     let path = run_dir.join(RECORD_FILE);
     let pid = record.pid;
     if !is_recorded_moto(pid, record.port) {
@@ -194,17 +236,31 @@ pub fn read_record(run_dir: &Path) -> Result<Option<ServerRecord>, ServerError> 
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(ServerError::Record { path, detail: e.to_string() }),
+        Err(e) => {
+            return Err(ServerError::Record {
+                path,
+                detail: e.to_string(),
+            })
+        }
     };
-    serde_json::from_str(&text).map(Some).map_err(|e| ServerError::Record { path, detail: e.to_string() })
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| ServerError::Record {
+            path,
+            detail: e.to_string(),
+        })
 }
 
 /// Whether `pid` is alive and its command line is `... moto_server ... -p <port>`.
 /// A zombie has an empty command line and so does not count.
 pub fn is_recorded_moto(pid: u32, port: u16) -> bool {
-    let Ok(raw) = std::fs::read(format!("/proc/{pid}/cmdline")) else { return false };
-    let args: Vec<String> =
-        raw.split(|b| *b == 0).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+    let Ok(raw) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+        return false;
+    };
+    let args: Vec<String> = raw
+        .split(|b| *b == 0)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
     let names_moto = args.iter().any(|a| a.ends_with("moto_server"));
     let port_arg = port.to_string();
     let has_port = args.windows(2).any(|w| w[0] == "-p" && w[1] == port_arg);
@@ -226,7 +282,10 @@ pub(crate) fn log_tail(path: &Path) -> String {
 fn refuse_live_record(run_dir: &Path) -> Result<(), ServerError> {
     match read_record(run_dir) {
         Ok(Some(record)) if is_recorded_moto(record.pid, record.port) => {
-            Err(ServerError::StillRunning { record: run_dir.join(RECORD_FILE), pid: record.pid })
+            Err(ServerError::StillRunning {
+                record: run_dir.join(RECORD_FILE),
+                pid: record.pid,
+            })
         }
         // A stale or unreadable record of a dead server: it is replaced after startup.
         _ => Ok(()),
@@ -235,7 +294,10 @@ fn refuse_live_record(run_dir: &Path) -> Result<(), ServerError> {
 
 fn write_record(run_dir: &Path, record: &ServerRecord) -> Result<(), ServerError> {
     let path = run_dir.join(RECORD_FILE);
-    let record_error = |detail: String| ServerError::Record { path: path.clone(), detail };
+    let record_error = |detail: String| ServerError::Record {
+        path: path.clone(),
+        detail,
+    };
     let tmp = run_dir.join(format!("{RECORD_FILE}.tmp"));
     let text = serde_json::to_string_pretty(record).map_err(|e| record_error(e.to_string()))?;
     std::fs::write(&tmp, text + "\n").map_err(|e| record_error(e.to_string()))?;
@@ -250,11 +312,23 @@ fn free_port() -> std::io::Result<u16> {
     Ok(TcpListener::bind(loopback(0))?.local_addr()?.port())
 }
 
-fn spawn_moto(venv_dir: &Path, run_dir: &Path, tmp_dir: &Path, port: u16) -> Result<Child, ServerError> {
+fn spawn_moto(
+    venv_dir: &Path,
+    run_dir: &Path,
+    tmp_dir: &Path,
+    port: u16,
+) -> Result<Child, ServerError> {
     let program = moto_server_path(venv_dir);
-    let spawn_error = |source| ServerError::Spawn { program: program.clone(), source };
+    let spawn_error = |source| ServerError::Spawn {
+        program: program.clone(),
+        source,
+    };
     let log_path = run_dir.join(LOG_FILE);
-    let log = OpenOptions::new().create(true).append(true).open(&log_path).map_err(spawn_error)?;
+    let log = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .map_err(spawn_error)?;
     let log_err = log.try_clone().map_err(spawn_error)?;
     Command::new(&program)
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
@@ -271,23 +345,63 @@ fn spawn_moto(venv_dir: &Path, run_dir: &Path, tmp_dir: &Path, port: u16) -> Res
 fn wait_ready(child: &mut Child, port: u16, log: &Path) -> Result<(), ServerError> {
     let started = Instant::now();
     loop {
-        let exited = |status| ServerError::Exited { port, status, log: log.to_path_buf(), tail: log_tail(log) };
+        let exited = |status| ServerError::Exited {
+            port,
+            status,
+            log: log.to_path_buf(),
+            tail: log_tail(log),
+        };
         if let Ok(Some(status)) = child.try_wait() {
             return Err(exited(status));
         }
-        let answer = local_http::request(loopback(port), "GET", "/", Duration::from_secs(2));
-        if matches!(&answer, Ok((200, body)) if body.contains("ListAllMyBucketsResult")) {
-            // The answer could come from someone else's server that won the port race.
-            return match child.try_wait() {
-                Ok(Some(status)) => Err(exited(status)),
-                _ => Ok(()),
-            };
+        // Another server may have won the port race: only our child's socket counts.
+        if listens_on(child.id(), port) {
+            let answer = local_http::request(loopback(port), "GET", "/", Duration::from_secs(2));
+            if matches!(&answer, Ok((200, body)) if body.contains("ListAllMyBucketsResult")) {
+                return Ok(());
+            }
         }
         if started.elapsed() > READY_TIMEOUT {
-            return Err(ServerError::NotReady { port, waited: READY_TIMEOUT, log: log.to_path_buf(), tail: log_tail(log) });
+            return Err(ServerError::NotReady {
+                port,
+                waited: READY_TIMEOUT,
+                log: log.to_path_buf(),
+                tail: log_tail(log),
+            });
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Whether `pid` holds a TCP socket listening on `port` (from its fd table and
+/// `/proc/<pid>/net/tcp{,6}`).
+fn listens_on(pid: u32, port: u16) -> bool {
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    let inodes: Vec<String> = fds
+        .filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+        .filter_map(|link| {
+            let link = link.to_string_lossy().into_owned();
+            Some(
+                link.strip_prefix("socket:[")?
+                    .strip_suffix(']')?
+                    .to_string(),
+            )
+        })
+        .collect();
+    let port_hex = format!(":{port:04X}");
+    ["tcp", "tcp6"].iter().any(|table| {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/net/{table}")).unwrap_or_default();
+        text.lines().skip(1).any(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            // local_address is fields[1], state fields[3] (0A = LISTEN), inode fields[9].
+            fields.len() > 9
+                && fields[1].ends_with(&port_hex)
+                && fields[3] == "0A"
+                && inodes.iter().any(|i| i == fields[9])
+        })
+    })
 }
 
 /// Stops a child we spawned (its PID cannot be reused before we reap it).
@@ -306,10 +420,17 @@ fn stop_child(child: &mut Child) {
 /// Signals a recorded (not our child) PID: its whole group when it leads one.
 fn signal_recorded(pid: u32, signal: Signal) -> Result<(), ServerError> {
     let target = Pid::from_raw(pid as i32);
-    let result = if process_group_of(pid) == Some(pid) { killpg(target, signal) } else { kill(target, signal) };
+    let result = if process_group_of(pid) == Some(pid) {
+        killpg(target, signal)
+    } else {
+        kill(target, signal)
+    };
     match result {
         Ok(()) | Err(nix::errno::Errno::ESRCH) => Ok(()),
-        Err(e) => Err(ServerError::Signal { pid, detail: format!("{signal}: {e}") }),
+        Err(e) => Err(ServerError::Signal {
+            pid,
+            detail: format!("{signal}: {e}"),
+        }),
     }
 }
 
@@ -350,6 +471,15 @@ mod tests {
     }
 
     #[test]
+    fn a_listening_socket_is_attributed_to_its_owner_only() {
+        let listener = TcpListener::bind(loopback(0)).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        assert!(listens_on(std::process::id(), port));
+        assert!(!listens_on(std::process::id(), free_port().unwrap()));
+        assert!(!listens_on(1, port));
+    }
+
+    #[test]
     fn a_missing_record_means_there_is_nothing_to_stop() {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(stop_recorded(dir.path()).unwrap(), RecordedStop::NoRecord);
@@ -361,8 +491,19 @@ mod tests {
         let mut child = Command::new("true").spawn().unwrap();
         let pid = child.id();
         child.wait().unwrap();
-        write_record(dir.path(), &ServerRecord { pid, port: 1, started_at: "x".into() }).unwrap();
-        assert_eq!(stop_recorded(dir.path()).unwrap(), RecordedStop::NotRunning { pid });
+        write_record(
+            dir.path(),
+            &ServerRecord {
+                pid,
+                port: 1,
+                started_at: "x".into(),
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            stop_recorded(dir.path()).unwrap(),
+            RecordedStop::NotRunning { pid }
+        );
         assert!(!dir.path().join(RECORD_FILE).exists());
     }
 }
