@@ -22,7 +22,10 @@ pub fn refusal_reason(prefix: &str, yes: bool) -> Option<String> {
     if !yes {
         return Some("deleting a whole prefix needs an explicit yes (--yes)".into());
     }
-    if prefix.trim_matches(|c: char| c == '/' || c.is_whitespace()).is_empty() {
+    if prefix
+        .trim_matches(|c: char| c == '/' || c.is_whitespace())
+        .is_empty()
+    {
         return Some("the prefix is empty or the bucket root; name a case or run prefix".into());
     }
     if !prefix.ends_with('/') {
@@ -38,9 +41,15 @@ impl S3Client {
     /// Refuses (without sending anything) when [`refusal_reason`] gives a reason.
     pub fn cleanup_prefix(&self, prefix: &str, yes: bool) -> Result<CleanupReport, S3Error> {
         if let Some(reason) = refusal_reason(prefix, yes) {
-            return Err(S3Error::CleanupRefused { prefix: prefix.to_string(), reason });
+            return Err(S3Error::CleanupRefused {
+                prefix: prefix.to_string(),
+                reason,
+            });
         }
-        let mut report = CleanupReport { prefix: prefix.to_string(), ..CleanupReport::default() };
+        let mut report = CleanupReport {
+            prefix: prefix.to_string(),
+            ..CleanupReport::default()
+        };
         for upload in self.uploads(prefix)? {
             let request = self
                 .sdk()
@@ -81,10 +90,20 @@ impl S3Client {
                 target: keys.first().cloned().unwrap_or_default(),
                 message: e.to_string(),
             })?;
-        let delete = Delete::builder().set_objects(Some(identifiers)).quiet(true).build().map_err(|e| {
-            S3Error::Request { operation: "DeleteObjects", target: keys[0].clone(), message: e.to_string() }
-        })?;
-        let request = self.sdk().delete_objects().bucket(self.bucket()).delete(delete);
+        let delete = Delete::builder()
+            .set_objects(Some(identifiers))
+            .quiet(true)
+            .build()
+            .map_err(|e| S3Error::Request {
+                operation: "DeleteObjects",
+                target: keys[0].clone(),
+                message: e.to_string(),
+            })?;
+        let request = self
+            .sdk()
+            .delete_objects()
+            .bucket(self.bucket())
+            .delete(delete);
         let out = self
             .block_on(request.send())
             .map_err(|e| request_error("DeleteObjects", &keys[0], &e))?;
@@ -115,13 +134,18 @@ mod tests {
     #[test]
     fn cleanup_of_the_bucket_root_is_refused_in_every_spelling() {
         for root in ["", "/", "//", " ", " / "] {
-            assert!(refusal_reason(root, true).is_some(), "{root:?} was accepted");
+            assert!(
+                refusal_reason(root, true).is_some(),
+                "{root:?} was accepted"
+            );
         }
     }
 
     #[test]
     fn cleanup_of_a_prefix_without_trailing_slash_is_refused() {
-        assert!(refusal_reason("run-1", true).unwrap().contains("end with '/'"));
+        assert!(refusal_reason("run-1", true)
+            .unwrap()
+            .contains("end with '/'"));
     }
 
     #[test]

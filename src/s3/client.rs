@@ -65,13 +65,26 @@ pub enum S3Error {
     #[error("could not start the tokio runtime of the S3 client: {source}; check the process's thread and file limits")]
     Runtime { source: std::io::Error },
     #[error("S3 {operation} on {target} failed: {message}")]
-    Request { operation: &'static str, target: String, message: String },
+    Request {
+        operation: &'static str,
+        target: String,
+        message: String,
+    },
     #[error("S3 endpoint {endpoint} (bucket {bucket}) is not usable: {message}")]
-    Unreachable { endpoint: String, bucket: String, message: String },
+    Unreachable {
+        endpoint: String,
+        bucket: String,
+        message: String,
+    },
     #[error("refusing to clean up prefix {prefix:?}: {reason}")]
     CleanupRefused { prefix: String, reason: String },
     #[error("cleanup of prefix {prefix:?} incomplete: {failed} object(s) could not be deleted (first: {first}); {deleted} were deleted; rerun the cleanup or inspect the bucket")]
-    CleanupIncomplete { prefix: String, deleted: usize, failed: usize, first: String },
+    CleanupIncomplete {
+        prefix: String,
+        deleted: usize,
+        failed: usize,
+        first: String,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -107,7 +120,11 @@ impl S3Client {
             Endpoint::Url(url) => local_sdk_client(url, &options),
             Endpoint::Aws => runtime.block_on(aws_sdk_client(&options)),
         };
-        Ok(S3Client { runtime, sdk, options })
+        Ok(S3Client {
+            runtime,
+            sdk,
+            options,
+        })
     }
 
     pub fn options(&self) -> &S3Options {
@@ -178,11 +195,16 @@ impl S3Client {
         };
         let head = self.sdk.head_bucket().bucket(&self.options.bucket).send();
         match self.block_on(async { tokio::time::timeout(Duration::from_secs(20), head).await }) {
-            Err(_) => Err(unreachable("no answer within 20 s; is the server running?".into())),
+            Err(_) => Err(unreachable(
+                "no answer within 20 s; is the server running?".into(),
+            )),
             Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Err(
-                unreachable("the bucket does not exist; create it (the harness does for a local server)".into()),
-            ),
+            Ok(Err(e)) if e.as_service_error().is_some_and(|s| s.is_not_found()) => {
+                Err(unreachable(
+                    "the bucket does not exist; create it (the harness does for a local server)"
+                        .into(),
+                ))
+            }
             Ok(Err(e)) => Err(unreachable(describe(&e))),
         }
     }
@@ -200,18 +222,30 @@ impl S3Client {
         if self.options.region != "us-east-1" {
             let constraint = BucketLocationConstraint::from(self.options.region.as_str());
             request = request.create_bucket_configuration(
-                CreateBucketConfiguration::builder().location_constraint(constraint).build(),
+                CreateBucketConfiguration::builder()
+                    .location_constraint(constraint)
+                    .build(),
             );
         }
         match self.block_on(request.send()) {
             Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_bucket_already_owned_by_you()) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_bucket_already_owned_by_you()) =>
+            {
+                Ok(())
+            }
             Err(e) => Err(request_error("CreateBucket", &self.options.bucket, &e)),
         }
     }
 
     /// PutObject; returns the ETag as sent by the server, quotes included.
-    pub fn put_object(&self, key: &str, body: Vec<u8>, how: &PutOptions) -> Result<String, S3Error> {
+    pub fn put_object(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        how: &PutOptions,
+    ) -> Result<String, S3Error> {
         let request = self
             .sdk
             .put_object()
@@ -221,7 +255,9 @@ impl S3Client {
             .set_storage_class(how.storage_class.as_deref().map(StorageClass::from))
             .set_server_side_encryption(how.sse.as_deref().map(ServerSideEncryption::from))
             .set_content_type(how.content_type.clone());
-        let out = self.block_on(request.send()).map_err(|e| request_error("PutObject", key, &e))?;
+        let out = self
+            .block_on(request.send())
+            .map_err(|e| request_error("PutObject", key, &e))?;
         Ok(out.e_tag().unwrap_or_default().to_string())
     }
 
@@ -235,14 +271,23 @@ impl S3Client {
                 message: "refusing to delete an empty key".into(),
             });
         }
-        let request = self.sdk.delete_object().bucket(&self.options.bucket).key(key);
-        self.block_on(request.send()).map_err(|e| request_error("DeleteObject", key, &e))?;
+        let request = self
+            .sdk
+            .delete_object()
+            .bucket(&self.options.bucket)
+            .key(key);
+        self.block_on(request.send())
+            .map_err(|e| request_error("DeleteObject", key, &e))?;
         Ok(())
     }
 
     /// Every object under `prefix`, sorted by key, fetching pages of `page_size` keys
     /// (1..=1000). Listing gives no SSE or content type: use `head` for those.
-    pub fn list_with_page_size(&self, prefix: &str, page_size: i32) -> Result<Vec<ObjectInfo>, StoreError> {
+    pub fn list_with_page_size(
+        &self,
+        prefix: &str,
+        page_size: i32,
+    ) -> Result<Vec<ObjectInfo>, StoreError> {
         let mut pages = self
             .sdk
             .list_objects_v2()
@@ -264,7 +309,11 @@ impl S3Client {
     }
 
     /// Incomplete multipart uploads under `prefix`, fetching pages of `page_size`.
-    pub fn uploads_with_page_size(&self, prefix: &str, page_size: i32) -> Result<Vec<UploadInfo>, StoreError> {
+    pub fn uploads_with_page_size(
+        &self,
+        prefix: &str,
+        page_size: i32,
+    ) -> Result<Vec<UploadInfo>, StoreError> {
         let mut found = Vec::new();
         let (mut key_marker, mut id_marker) = (None, None);
         loop {
@@ -283,8 +332,14 @@ impl S3Client {
                 key: u.key().unwrap_or_default().to_string(),
                 upload_id: u.upload_id().unwrap_or_default().to_string(),
             }));
-            key_marker = page.next_key_marker().filter(|m| !m.is_empty()).map(str::to_string);
-            id_marker = page.next_upload_id_marker().filter(|m| !m.is_empty()).map(str::to_string);
+            key_marker = page
+                .next_key_marker()
+                .filter(|m| !m.is_empty())
+                .map(str::to_string);
+            id_marker = page
+                .next_upload_id_marker()
+                .filter(|m| !m.is_empty())
+                .map(str::to_string);
             if page.is_truncated() != Some(true) || key_marker.is_none() {
                 return Ok(found);
             }
@@ -309,7 +364,10 @@ impl StoreView for S3Client {
         Ok(ObjectInfo {
             key: key.to_string(),
             size: out.content_length().unwrap_or(0).max(0) as u64,
-            storage_class: out.storage_class().map_or("STANDARD", |c| c.as_str()).to_string(),
+            storage_class: out
+                .storage_class()
+                .map_or("STANDARD", |c| c.as_str())
+                .to_string(),
             sse: out.server_side_encryption().map(|s| s.as_str().to_string()),
             content_type: out.content_type().map(str::to_string),
             etag: out.e_tag().map(str::to_string),
@@ -325,7 +383,9 @@ impl StoreView for S3Client {
                 Err(e) => {
                     return Err(match e.as_service_error() {
                         Some(GetObjectError::NoSuchKey(_)) => StoreError::NotFound(key.to_string()),
-                        Some(GetObjectError::InvalidObjectState(_)) => StoreError::Archived(key.to_string()),
+                        Some(GetObjectError::InvalidObjectState(_)) => {
+                            StoreError::Archived(key.to_string())
+                        }
                         _ => store_error("GetObject", key, &e),
                     })
                 }
@@ -345,11 +405,17 @@ impl StoreView for S3Client {
 }
 
 fn local_dummy_credentials() -> (String, String) {
-    (LOCAL_DUMMY_CREDENTIALS.0.to_string(), LOCAL_DUMMY_CREDENTIALS.1.to_string())
+    (
+        LOCAL_DUMMY_CREDENTIALS.0.to_string(),
+        LOCAL_DUMMY_CREDENTIALS.1.to_string(),
+    )
 }
 
 fn local_sdk_client(url: &str, options: &S3Options) -> aws_sdk_s3::Client {
-    let (access, secret) = options.credentials.clone().unwrap_or_else(local_dummy_credentials);
+    let (access, secret) = options
+        .credentials
+        .clone()
+        .unwrap_or_else(local_dummy_credentials);
     let config = aws_sdk_s3::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(options.region.clone()))
@@ -366,7 +432,13 @@ async fn aws_sdk_client(options: &S3Options) -> aws_sdk_s3::Client {
     let mut loader =
         aws_config::defaults(BehaviorVersion::latest()).region(Region::new(options.region.clone()));
     if let Some((access, secret)) = options.credentials.clone() {
-        loader = loader.credentials_provider(Credentials::new(access, secret, None, None, "b2s3-harness"));
+        loader = loader.credentials_provider(Credentials::new(
+            access,
+            secret,
+            None,
+            None,
+            "b2s3-harness",
+        ));
     }
     aws_sdk_s3::Client::new(&loader.load().await)
 }
@@ -375,7 +447,10 @@ fn listed_object(object: &aws_sdk_s3::types::Object) -> ObjectInfo {
     ObjectInfo {
         key: object.key().unwrap_or_default().to_string(),
         size: object.size().unwrap_or(0).max(0) as u64,
-        storage_class: object.storage_class().map_or("STANDARD", |c| c.as_str()).to_string(),
+        storage_class: object
+            .storage_class()
+            .map_or("STANDARD", |c| c.as_str())
+            .to_string(),
         sse: None,
         content_type: None,
         etag: object.e_tag().map(str::to_string),
@@ -398,14 +473,22 @@ pub(crate) fn request_error<E>(operation: &'static str, target: &str, error: &E)
 where
     E: std::error::Error + ProvideErrorMetadata + 'static,
 {
-    S3Error::Request { operation, target: target.to_string(), message: describe(error) }
+    S3Error::Request {
+        operation,
+        target: target.to_string(),
+        message: describe(error),
+    }
 }
 
 fn store_error<E>(operation: &str, key: &str, error: &E) -> StoreError
 where
     E: std::error::Error + ProvideErrorMetadata + 'static,
 {
-    StoreError::Other { operation: operation.to_string(), key: key.to_string(), message: describe(error) }
+    StoreError::Other {
+        operation: operation.to_string(),
+        key: key.to_string(),
+        message: describe(error),
+    }
 }
 
 #[cfg(test)]
@@ -438,7 +521,10 @@ mod tests {
         assert_eq!(value(&env, "AWS_ACCESS_KEY_ID"), Some("test"));
         assert_eq!(value(&env, "AWS_SECRET_ACCESS_KEY"), Some("test"));
         assert_eq!(value(&env, "AWS_DEFAULT_REGION"), Some("eu-west-1"));
-        assert_eq!(value(&env, "AWS_ENDPOINT_URL_S3"), Some("http://127.0.0.1:9"));
+        assert_eq!(
+            value(&env, "AWS_ENDPOINT_URL_S3"),
+            Some("http://127.0.0.1:9")
+        );
     }
 
     #[test]
@@ -446,12 +532,17 @@ mod tests {
         let client = local(Some(("ak".into(), "sk".into())));
         let env = client.env_for_tool_via("http://127.0.0.1:7");
         assert_eq!(value(&env, "AWS_ACCESS_KEY_ID"), Some("ak"));
-        assert_eq!(value(&env, "AWS_ENDPOINT_URL_S3"), Some("http://127.0.0.1:7"));
+        assert_eq!(
+            value(&env, "AWS_ENDPOINT_URL_S3"),
+            Some("http://127.0.0.1:7")
+        );
     }
 
     #[test]
     fn an_unreachable_endpoint_is_reported_with_its_url() {
-        let err = local(None).reachable().expect_err("nothing listens on port 9");
+        let err = local(None)
+            .reachable()
+            .expect_err("nothing listens on port 9");
         assert!(err.to_string().contains("http://127.0.0.1:9"), "{err}");
     }
 }

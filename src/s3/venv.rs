@@ -29,14 +29,30 @@ pub fn ensure_moto_venv(venv_dir: &Path, log_path: &Path) -> Result<(), ServerEr
         return Ok(()); // another process created it while we waited for the lock
     }
     let started = Instant::now();
-    eprintln!("b2s3-harness: creating the moto venv at {} (one time, about 25 s)", venv_dir.display());
+    eprintln!(
+        "b2s3-harness: creating the moto venv at {} (one time, about 25 s)",
+        venv_dir.display()
+    );
     let venv_arg = venv_dir.as_os_str().to_owned();
-    run_logged(venv_dir, Command::new("python3").args(["-m", "venv"]).arg(&venv_arg), log_path, "python3 -m venv")?;
-    eprintln!("b2s3-harness: installing moto[server] and boto3 with pip (log: {})", log_path.display());
+    run_logged(
+        venv_dir,
+        Command::new("python3").args(["-m", "venv"]).arg(&venv_arg),
+        log_path,
+        "python3 -m venv",
+    )?;
+    eprintln!(
+        "b2s3-harness: installing moto[server] and boto3 with pip (log: {})",
+        log_path.display()
+    );
     let pip = venv_dir.join("bin").join("pip");
     run_logged(
         venv_dir,
-        Command::new(&pip).args(["install", "--disable-pip-version-check", "moto[server]", "boto3"]),
+        Command::new(&pip).args([
+            "install",
+            "--disable-pip-version-check",
+            "moto[server]",
+            "boto3",
+        ]),
         log_path,
         "pip install 'moto[server]' boto3",
     )?;
@@ -47,7 +63,10 @@ pub fn ensure_moto_venv(venv_dir: &Path, log_path: &Path) -> Result<(), ServerEr
             detail: log_tail(log_path),
         });
     }
-    eprintln!("b2s3-harness: moto venv ready in {:.1} s", started.elapsed().as_secs_f64());
+    eprintln!(
+        "b2s3-harness: moto venv ready in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 
@@ -58,7 +77,8 @@ fn lock_venv(venv_dir: &Path) -> Result<Flock<File>, ServerError> {
         detail,
     };
     if let Some(parent) = venv_dir.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| venv_error("creating the venv's parent directory", e.to_string()))?;
+        std::fs::create_dir_all(parent)
+            .map_err(|e| venv_error("creating the venv's parent directory", e.to_string()))?;
     }
     let mut lock_name = venv_dir.as_os_str().to_owned();
     lock_name.push(".lock");
@@ -68,10 +88,16 @@ fn lock_venv(venv_dir: &Path) -> Result<Flock<File>, ServerError> {
         .write(true)
         .open(PathBuf::from(lock_name))
         .map_err(|e| venv_error("opening the venv lock file", e.to_string()))?;
-    Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, errno)| venv_error("locking the venv lock file", errno.to_string()))
+    Flock::lock(file, FlockArg::LockExclusive)
+        .map_err(|(_, errno)| venv_error("locking the venv lock file", errno.to_string()))
 }
 
-fn run_logged(venv_dir: &Path, command: &mut Command, log_path: &Path, step: &str) -> Result<(), ServerError> {
+fn run_logged(
+    venv_dir: &Path,
+    command: &mut Command,
+    log_path: &Path,
+    step: &str,
+) -> Result<(), ServerError> {
     let venv_error = |detail: String| ServerError::Venv {
         venv: venv_dir.to_path_buf(),
         step: step.to_string(),
@@ -88,10 +114,17 @@ fn run_logged(venv_dir: &Path, command: &mut Command, log_path: &Path, step: &st
         .stdout(Stdio::from(log))
         .stderr(Stdio::from(log_err))
         .status()
-        .map_err(|e| venv_error(format!("cannot run it: {e} (is python3 installed, with the venv module?)")))?;
+        .map_err(|e| {
+            venv_error(format!(
+                "cannot run it: {e} (is python3 installed, with the venv module?)"
+            ))
+        })?;
     if status.success() {
         Ok(())
     } else {
-        Err(venv_error(format!("it exited with {status}; log tail:\n{}", log_tail(log_path))))
+        Err(venv_error(format!(
+            "it exited with {status}; log tail:\n{}",
+            log_tail(log_path)
+        )))
     }
 }

@@ -36,7 +36,10 @@ pub(crate) struct Shared {
 }
 
 /// The hyper service: one request in, one response out.
-pub(crate) async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Response<ProxyBody>, Infallible> {
+pub(crate) async fn handle(
+    shared: Arc<Shared>,
+    request: Request<Incoming>,
+) -> Result<Response<ProxyBody>, Infallible> {
     let info = request_info(shared.seq.fetch_add(1, Ordering::Relaxed) + 1, &request);
     shared.log.begin(&info);
     let response = match shared.rules.decide(&info) {
@@ -79,64 +82,145 @@ async fn forward_streaming(
             frame
         })
         .boxed_unsync();
-    send_upstream(shared, info, parts, body, &counter, Disposition::Forwarded, notify_after).await
+    send_upstream(
+        shared,
+        info,
+        parts,
+        body,
+        &counter,
+        Disposition::Forwarded,
+        notify_after,
+    )
+    .await
 }
 
 /// Sends the request to the upstream server and relays its response.
 async fn send_upstream(
     shared: &Shared,
     info: &RequestInfo,
-    mut parts: Parts,
+    parts: Parts,
     body: ProxyBody,
     request_bytes: &AtomicU64,
     disposition: Disposition,
     notify_after: Option<(Arc<ArmedRule>, Fired)>,
 ) -> Response<ProxyBody> {
-    let path_and_query = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-    let target = format!("http://{}{}", shared.upstream_authority, path_and_query);
-    let sent = match target.parse() {
-        Ok(uri) => {
-            parts.uri = uri;
-            parts.version = Version::HTTP_11;
-            shared.upstream.request(Request::from_parts(parts, body)).await.map_err(|e| e.to_string())
-        }
-        Err(e) => Err(format!("cannot build upstream URI {target}: {e}")),
-    };
-    let (status, response) = match sent {
+    let (status, response) = match upstream_request(shared, parts, body).await {
         Ok(response) => {
             let status = response.status().as_u16();
-            shared.log.finish(info.seq, outcome(disposition, Some(status), request_bytes, content_length(&response)));
+            let sent = content_length(&response);
+            let done = outcome(disposition, Some(status), request_bytes, sent);
+            shared.log.finish(info.seq, done);
             (status, response.map(BodyExt::boxed_unsync))
         }
         Err(message) => {
-            let response = s3_error_response(info, 502, &format!("proxy could not reach the S3 server: {message}"));
-            shared.log.finish(info.seq, outcome(Disposition::UpstreamError, Some(502), request_bytes, None));
-            (502, response)
+            let message = format!("proxy could not reach the S3 server: {message}");
+            let done = outcome(Disposition::UpstreamError, Some(502), request_bytes, None);
+            shared.log.finish(info.seq, done);
+            (502, s3_error_response(info, 502, &message))
         }
     };
     match notify_after {
         None => response,
-        Some((rule, fired)) => response.map(|body| {
-            let notify = move || rule.record_fired(Fired { status: Some(status), ..fired });
-            OnEnd { inner: body, on_end: Some(Box::new(notify)) }.boxed_unsync()
-        }),
+        Some((rule, fired)) => notify_when_sent(
+            response,
+            rule,
+            Fired {
+                status: Some(status),
+                ..fired
+            },
+        ),
     }
+}
+
+/// The same request, aimed at the upstream server (path, query, headers, body kept).
+async fn upstream_request(
+    shared: &Shared,
+    mut parts: Parts,
+    body: ProxyBody,
+) -> Result<Response<Incoming>, String> {
+    let path_and_query = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let target = format!("http://{}{}", shared.upstream_authority, path_and_query);
+    parts.uri = target
+        .parse()
+        .map_err(|e| format!("cannot build upstream URI {target}: {e}"))?;
+    parts.version = Version::HTTP_11;
+    let request = Request::from_parts(parts, body);
+    shared
+        .upstream
+        .request(request)
+        .await
+        .map_err(|e| error_chain(&e))
+}
+
+/// Records the rule's firing once hyper has taken the whole response body.
+fn notify_when_sent(
+    response: Response<ProxyBody>,
+    rule: Arc<ArmedRule>,
+    fired: Fired,
+) -> Response<ProxyBody> {
+    response.map(|body| {
+        let notify = move || rule.record_fired(fired);
+        OnEnd {
+            inner: body,
+            on_end: Some(Box::new(notify)),
+        }
+        .boxed_unsync()
+    })
+}
+
+/// An error and its sources, `: `-separated.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
 }
 
 /// Answers with an S3 error after reading the request body (so the client sees the
 /// error, not a reset while it is still sending).
-async fn fail(shared: &Shared, info: &RequestInfo, request: Request<Incoming>, status: u16) -> Response<ProxyBody> {
-    let read = request.into_body().collect().await.map(|b| b.to_bytes().len() as u64).unwrap_or(0);
+async fn fail(
+    shared: &Shared,
+    info: &RequestInfo,
+    request: Request<Incoming>,
+    status: u16,
+) -> Response<ProxyBody> {
+    let read = request
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes().len() as u64)
+        .unwrap_or(0);
     let response = s3_error_response(info, status, "injected by the b2s3-harness fault proxy");
     let sent = response.body().size_hint().exact();
-    shared.log.finish(info.seq, outcome(Disposition::Failed, Some(status), &AtomicU64::new(read), sent));
+    shared.log.finish(
+        info.seq,
+        outcome(
+            Disposition::Failed,
+            Some(status),
+            &AtomicU64::new(read),
+            sent,
+        ),
+    );
     response
 }
 
 /// Keeps the request until the rule is released (then forwards it) or the client goes
 /// away (hyper then drops this future, and the guard records the abandonment).
-async fn hold(shared: &Shared, info: &RequestInfo, request: Request<Incoming>, rule: Arc<ArmedRule>) -> Response<ProxyBody> {
-    let mut guard = HoldGuard { shared, seq: info.seq, rule: rule.clone(), abandoned: true };
+async fn hold(
+    shared: &Shared,
+    info: &RequestInfo,
+    request: Request<Incoming>,
+    rule: Arc<ArmedRule>,
+) -> Response<ProxyBody> {
+    let mut guard = HoldGuard {
+        shared,
+        seq: info.seq,
+        rule: rule.clone(),
+        abandoned: true,
+    };
     let (parts, body) = request.into_parts();
     let Ok(collected) = body.collect().await else {
         // The client went away while still sending; this response goes nowhere.
@@ -147,8 +231,19 @@ async fn hold(shared: &Shared, info: &RequestInfo, request: Request<Incoming>, r
     drop(guard);
     let bytes = collected.to_bytes();
     let request_bytes = AtomicU64::new(bytes.len() as u64);
-    let body = Full::new(bytes).map_err(|never| match never {}).boxed_unsync();
-    send_upstream(shared, info, parts, body, &request_bytes, Disposition::ReleasedAfterHold, None).await
+    let body = Full::new(bytes)
+        .map_err(|never| match never {})
+        .boxed_unsync();
+    send_upstream(
+        shared,
+        info,
+        parts,
+        body,
+        &request_bytes,
+        Disposition::ReleasedAfterHold,
+        None,
+    )
+    .await
 }
 
 struct HoldGuard<'a> {
@@ -162,22 +257,45 @@ impl Drop for HoldGuard<'_> {
     fn drop(&mut self) {
         if self.abandoned {
             let nothing = AtomicU64::new(0);
-            self.shared.log.finish(self.seq, outcome(Disposition::AbandonedWhileHeld, None, &nothing, None));
+            self.shared.log.finish(
+                self.seq,
+                outcome(Disposition::AbandonedWhileHeld, None, &nothing, None),
+            );
         }
         self.rule.hold_ended(self.abandoned);
     }
 }
 
-fn outcome(disposition: Disposition, status: Option<u16>, request_bytes: &AtomicU64, response_bytes: Option<u64>) -> Outcome {
-    Outcome { disposition, status, request_bytes: request_bytes.load(Ordering::Relaxed), response_bytes }
+fn outcome(
+    disposition: Disposition,
+    status: Option<u16>,
+    request_bytes: &AtomicU64,
+    response_bytes: Option<u64>,
+) -> Outcome {
+    Outcome {
+        disposition,
+        status,
+        request_bytes: request_bytes.load(Ordering::Relaxed),
+        response_bytes,
+    }
 }
 
 fn content_length<B>(response: &Response<B>) -> Option<u64> {
-    response.headers().get(header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
+    response
+        .headers()
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
 }
 
 /// An S3-style XML error response (no body for HEAD, as S3 does).
-pub(crate) fn s3_error_response(info: &RequestInfo, status: u16, message: &str) -> Response<ProxyBody> {
+pub(crate) fn s3_error_response(
+    info: &RequestInfo,
+    status: u16,
+    message: &str,
+) -> Response<ProxyBody> {
     let code = s3_error_code(status);
     let request_id = format!("b2s3-proxy-{}", info.seq);
     let xml = format!(
@@ -185,11 +303,23 @@ pub(crate) fn s3_error_response(info: &RequestInfo, status: u16, message: &str) 
          <Resource>/{}/{}</Resource><RequestId>{request_id}</RequestId></Error>",
         info.bucket, info.key
     );
-    let body = if info.method == Method::HEAD.as_str() { Bytes::new() } else { Bytes::from(xml) };
-    let mut response = Response::new(Full::new(body).map_err(|never| match never {}).boxed_unsync());
-    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = if info.method == Method::HEAD.as_str() {
+        Bytes::new()
+    } else {
+        Bytes::from(xml)
+    };
+    let mut response = Response::new(
+        Full::new(body)
+            .map_err(|never| match never {})
+            .boxed_unsync(),
+    );
+    *response.status_mut() =
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/xml"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/xml"),
+    );
     if let Ok(value) = header::HeaderValue::from_str(&request_id) {
         headers.insert("x-amz-request-id", value);
     }
@@ -230,7 +360,10 @@ impl Body for OnEnd {
     type Data = Bytes;
     type Error = hyper::Error;
 
-    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
         let this = self.get_mut();
         let polled = Pin::new(&mut this.inner).poll_frame(cx);
         if matches!(polled, Poll::Ready(None)) {

@@ -50,7 +50,8 @@ impl LogEntry {
             return self.request.key.starts_with(prefix);
         }
         self.request.query.split('&').any(|pair| {
-            pair.strip_prefix("prefix=").is_some_and(|value| super::percent_decode(value).starts_with(prefix))
+            pair.strip_prefix("prefix=")
+                .is_some_and(|value| super::percent_decode(value).starts_with(prefix))
         })
     }
 }
@@ -88,7 +89,8 @@ impl RequestLog {
     pub(crate) fn finish(&self, seq: u64, outcome: Outcome) {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         // Sequence numbers grow along the deque; recent requests are near the back.
-        if let Some((started, entry)) = entries.iter_mut().rev().find(|(_, e)| e.request.seq == seq) {
+        if let Some((started, entry)) = entries.iter_mut().rev().find(|(_, e)| e.request.seq == seq)
+        {
             entry.disposition = outcome.disposition;
             entry.status = outcome.status;
             entry.request_bytes = outcome.request_bytes;
@@ -113,7 +115,13 @@ mod tests {
     use super::*;
 
     fn request(seq: u64, key: &str, query: &str) -> RequestInfo {
-        RequestInfo { seq, method: "GET".into(), bucket: "b".into(), key: key.into(), query: query.into() }
+        RequestInfo {
+            seq,
+            method: "GET".into(),
+            bucket: "b".into(),
+            key: key.into(),
+            query: query.into(),
+        }
     }
 
     #[test]
@@ -121,7 +129,11 @@ mod tests {
         let log = RequestLog::default();
         log.begin(&request(1, "", "list-type=2&prefix=case-1%2Fsubvol%2F"));
         log.begin(&request(2, "case-2/x", ""));
-        let seen: Vec<u64> = log.snapshot(Some("case-1/")).iter().map(|e| e.request.seq).collect();
+        let seen: Vec<u64> = log
+            .snapshot(Some("case-1/"))
+            .iter()
+            .map(|e| e.request.seq)
+            .collect();
         assert_eq!(seen, [1]);
     }
 
@@ -137,7 +149,10 @@ mod tests {
         };
         log.finish(1, outcome);
         let entry = &log.snapshot(None)[0];
-        assert_eq!((entry.status, entry.request_bytes, entry.disposition), (Some(200), 5, Disposition::Forwarded));
+        assert_eq!(
+            (entry.status, entry.request_bytes, entry.disposition),
+            (Some(200), 5, Disposition::Forwarded)
+        );
     }
 
     #[test]

@@ -25,16 +25,19 @@ use tokio::runtime::Runtime;
 use tokio::sync::watch;
 
 pub use self::forward::s3_error_code;
+use self::forward::{handle, Shared};
 pub use self::log::{Disposition, LogEntry, LOG_CAPACITY};
 pub use self::rule::{Action, Fired, Matcher, RequestInfo, Rule, RuleHandle, RuleStatus};
-use self::forward::{handle, Shared};
 
 #[derive(Debug, Error)]
 pub enum ProxyError {
     #[error("the fault proxy needs a plain http://host:port upstream URL, got {url:?}; point it at the local S3 server")]
     BadUpstream { url: String },
     #[error("starting the fault proxy failed while {step}: {source}")]
-    Start { step: &'static str, source: std::io::Error },
+    Start {
+        step: &'static str,
+        source: std::io::Error,
+    },
     #[error("invalid regular expression {pattern:?} in a fault rule: {detail}")]
     BadPattern { pattern: String, detail: String },
 }
@@ -64,8 +67,13 @@ impl FaultProxy {
         let start_error = |step| move |source| ProxyError::Start { step, source };
         let listener = TcpListener::bind(SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)))
             .map_err(start_error("binding 127.0.0.1:0"))?;
-        let port = listener.local_addr().map_err(start_error("reading the bound port"))?.port();
-        listener.set_nonblocking(true).map_err(start_error("making the listener non-blocking"))?;
+        let port = listener
+            .local_addr()
+            .map_err(start_error("reading the bound port"))?
+            .port();
+        listener
+            .set_nonblocking(true)
+            .map_err(start_error("making the listener non-blocking"))?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("b2s3-fault-proxy")
@@ -82,10 +90,16 @@ impl FaultProxy {
         let (shutdown, stop_rx) = watch::channel(false);
         let listener = {
             let _entered = runtime.enter();
-            tokio::net::TcpListener::from_std(listener).map_err(start_error("registering the listener"))?
+            tokio::net::TcpListener::from_std(listener)
+                .map_err(start_error("registering the listener"))?
         };
         runtime.spawn(accept_loop(listener, shared.clone(), stop_rx));
-        Ok(FaultProxy { runtime: Some(runtime), shared, port, shutdown })
+        Ok(FaultProxy {
+            runtime: Some(runtime),
+            shared,
+            port,
+            shutdown,
+        })
     }
 
     /// `http://127.0.0.1:<port>`: the endpoint to give the tool.
@@ -134,7 +148,11 @@ impl Drop for FaultProxy {
     }
 }
 
-async fn accept_loop(listener: tokio::net::TcpListener, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+) {
     loop {
         let accepted = tokio::select! {
             _ = stop.wait_for(|stopped| *stopped) => return,
@@ -149,14 +167,18 @@ async fn accept_loop(listener: tokio::net::TcpListener, shared: Arc<Shared>, mut
         let shared = shared.clone();
         tokio::spawn(async move {
             let service = service_fn(move |request| handle(shared.clone(), request));
-            let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
         });
     }
 }
 
 /// `http://host:port[/]` -> `host:port`.
 fn upstream_authority(url: &str) -> Result<String, ProxyError> {
-    let bad = || ProxyError::BadUpstream { url: url.to_string() };
+    let bad = || ProxyError::BadUpstream {
+        url: url.to_string(),
+    };
     let rest = url.strip_prefix("http://").ok_or_else(bad)?;
     let authority = rest.trim_end_matches('/');
     if authority.is_empty() || authority.contains('/') {
@@ -171,7 +193,9 @@ pub(crate) fn percent_decode(text: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
         match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
             (b'%', Some(decoded)) => {
                 out.push(decoded);
@@ -199,7 +223,10 @@ mod tests {
 
     #[test]
     fn only_a_plain_http_authority_is_accepted_as_upstream() {
-        assert_eq!(upstream_authority("http://127.0.0.1:5000/").unwrap(), "127.0.0.1:5000");
+        assert_eq!(
+            upstream_authority("http://127.0.0.1:5000/").unwrap(),
+            "127.0.0.1:5000"
+        );
         assert!(upstream_authority("https://s3.amazonaws.com").is_err());
         assert!(upstream_authority("http://host:1/path").is_err());
     }

@@ -55,14 +55,20 @@ impl Matcher {
     }
 
     pub fn matches(&self, request: &RequestInfo) -> bool {
-        (self.methods.is_empty() || self.methods.iter().any(|m| *m == request.method))
+        (self.methods.is_empty() || self.methods.contains(&request.method))
             && self.key.is_match(&request.key)
-            && self.query.as_ref().is_none_or(|q| q.is_match(&request.query))
+            && self
+                .query
+                .as_ref()
+                .is_none_or(|q| q.is_match(&request.query))
     }
 }
 
 fn compile(pattern: &str) -> Result<Regex, ProxyError> {
-    Regex::new(pattern).map_err(|e| ProxyError::BadPattern { pattern: pattern.to_string(), detail: e.to_string() })
+    Regex::new(pattern).map_err(|e| ProxyError::BadPattern {
+        pattern: pattern.to_string(),
+        detail: e.to_string(),
+    })
 }
 
 /// What a rule does to the request it fires on.
@@ -107,7 +113,46 @@ impl fmt::Debug for Rule {
 
 impl Rule {
     pub fn new(matcher: Matcher, nth: u32, action: Action) -> Rule {
-        Rule { matcher, nth: nth.max(1), action, on_fire: None }
+        Rule {
+            matcher,
+            nth: nth.max(1),
+            action,
+            on_fire: None,
+        }
+    }
+
+    /// Fail only the `nth` matching request with `status` (the client's retry passes).
+    pub fn fail_once(matcher: Matcher, nth: u32, status: u16) -> Rule {
+        Rule::new(
+            matcher,
+            nth,
+            Action::Fail {
+                status,
+                persistent: false,
+            },
+        )
+    }
+
+    /// Fail every matching request from the `nth` on with `status`.
+    pub fn fail_from(matcher: Matcher, nth: u32, status: u16) -> Rule {
+        Rule::new(
+            matcher,
+            nth,
+            Action::Fail {
+                status,
+                persistent: true,
+            },
+        )
+    }
+
+    /// Hold the `nth` matching request (see [`Action::Hold`]).
+    pub fn hold(matcher: Matcher, nth: u32) -> Rule {
+        Rule::new(matcher, nth, Action::Hold)
+    }
+
+    /// Notify after the `nth` matching request's response (see [`Action::HoldAfterResponse`]).
+    pub fn hold_after_response(matcher: Matcher, nth: u32) -> Rule {
+        Rule::new(matcher, nth, Action::HoldAfterResponse)
     }
 
     /// Also call `callback` whenever the rule fires (in addition to
@@ -119,7 +164,9 @@ impl Rule {
 
     fn fires_at(&self, occurrence: u32) -> bool {
         match self.action {
-            Action::Fail { persistent: true, .. } => occurrence >= self.nth,
+            Action::Fail {
+                persistent: true, ..
+            } => occurrence >= self.nth,
             _ => occurrence == self.nth,
         }
     }
@@ -161,7 +208,9 @@ pub(crate) struct ArmedRule {
 
 impl ArmedRule {
     fn lock(&self) -> MutexGuard<'_, RuleStatus> {
-        self.status.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.status
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Records a firing and notifies waiters and the callback.
@@ -211,7 +260,10 @@ pub struct RuleHandle {
 
 impl fmt::Debug for RuleHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RuleHandle").field("id", &self.armed.id).field("rule", &self.armed.rule).finish()
+        f.debug_struct("RuleHandle")
+            .field("id", &self.armed.id)
+            .field("rule", &self.armed.rule)
+            .finish()
     }
 }
 
@@ -227,11 +279,16 @@ impl RuleHandle {
     /// Blocks until the rule has fired at least once (returns the first firing) or
     /// `timeout` passes (`None`).
     pub fn wait_fired(&self, timeout: Duration) -> Option<Fired> {
-        self.wait_for(timeout, |s| s.first_fired.is_some()).and_then(|s| s.first_fired)
+        self.wait_for(timeout, |s| s.first_fired.is_some())
+            .and_then(|s| s.first_fired)
     }
 
     /// Blocks until `condition` holds on the rule's status or `timeout` passes.
-    pub fn wait_for(&self, timeout: Duration, condition: impl Fn(&RuleStatus) -> bool) -> Option<RuleStatus> {
+    pub fn wait_for(
+        &self,
+        timeout: Duration,
+        condition: impl Fn(&RuleStatus) -> bool,
+    ) -> Option<RuleStatus> {
         let deadline = Instant::now() + timeout;
         let mut status = self.armed.lock();
         loop {
@@ -242,7 +299,12 @@ impl RuleHandle {
             if left.is_zero() {
                 return None;
             }
-            status = self.armed.changed.wait_timeout(status, left).unwrap_or_else(|p| p.into_inner()).0;
+            status = self
+                .armed
+                .changed
+                .wait_timeout(status, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
         }
     }
 }
@@ -312,7 +374,11 @@ impl RuleSet {
             if !matches!(decision, Decision::Forward) || !armed.rule.fires_at(occurrence) {
                 continue;
             }
-            let fired = Fired { request: request.clone(), occurrence, status: None };
+            let fired = Fired {
+                request: request.clone(),
+                occurrence,
+                status: None,
+            };
             decision = match armed.rule.action {
                 Action::Hold => Decision::Hold(armed.clone(), fired),
                 Action::HoldAfterResponse => Decision::NotifyAfterResponse(armed.clone(), fired),
@@ -325,7 +391,10 @@ impl RuleSet {
                 armed.record_fired(fired.clone());
             }
             Decision::Fail(armed, fired, status) => {
-                armed.record_fired(Fired { status: Some(*status), ..fired.clone() });
+                armed.record_fired(Fired {
+                    status: Some(*status),
+                    ..fired.clone()
+                });
             }
             _ => {}
         }
@@ -338,11 +407,24 @@ mod tests {
     use super::*;
 
     fn put(seq: u64, key: &str) -> RequestInfo {
-        RequestInfo { seq, method: "PUT".into(), bucket: "b".into(), key: key.into(), query: String::new() }
+        RequestInfo {
+            seq,
+            method: "PUT".into(),
+            bucket: "b".into(),
+            key: key.into(),
+            query: String::new(),
+        }
     }
 
     fn fail_rule(key: &str, nth: u32, persistent: bool) -> Rule {
-        Rule::new(Matcher::new(&["PUT"], key).unwrap(), nth, Action::Fail { status: 500, persistent })
+        Rule::new(
+            Matcher::new(&["PUT"], key).unwrap(),
+            nth,
+            Action::Fail {
+                status: 500,
+                persistent,
+            },
+        )
     }
 
     fn failed(decision: Decision) -> bool {
@@ -353,7 +435,9 @@ mod tests {
     fn a_one_shot_fail_fires_on_exactly_the_nth_matching_request() {
         let rules = RuleSet::default();
         let handle = rules.arm(fail_rule("^a/", 2, false));
-        let outcomes: Vec<bool> = (1..=4).map(|i| failed(rules.decide(&put(i, "a/x")))).collect();
+        let outcomes: Vec<bool> = (1..=4)
+            .map(|i| failed(rules.decide(&put(i, "a/x"))))
+            .collect();
         assert_eq!(outcomes, [false, true, false, false]);
         let status = handle.status();
         assert_eq!((status.matched, status.fired), (4, 1));
@@ -364,7 +448,9 @@ mod tests {
     fn a_persistent_fail_fires_on_every_request_from_the_nth_on() {
         let rules = RuleSet::default();
         rules.arm(fail_rule("^a/", 2, true));
-        let outcomes: Vec<bool> = (1..=4).map(|i| failed(rules.decide(&put(i, "a/x")))).collect();
+        let outcomes: Vec<bool> = (1..=4)
+            .map(|i| failed(rules.decide(&put(i, "a/x"))))
+            .collect();
         assert_eq!(outcomes, [false, true, true, true]);
     }
 
@@ -380,16 +466,29 @@ mod tests {
     #[test]
     fn a_method_outside_the_set_does_not_match() {
         let matcher = Matcher::new(&["put"], "").unwrap();
-        let get = RequestInfo { method: "GET".into(), ..put(1, "k") };
+        let get = RequestInfo {
+            method: "GET".into(),
+            ..put(1, "k")
+        };
         assert!(!matcher.matches(&get));
         assert!(matcher.matches(&put(1, "k")));
     }
 
     #[test]
     fn a_query_pattern_narrows_the_match_to_one_multipart_step() {
-        let matcher = Matcher::new(&["POST"], "").unwrap().with_query("^uploadId=").unwrap();
-        let create = RequestInfo { method: "POST".into(), query: "uploads".into(), ..put(1, "k") };
-        let complete = RequestInfo { query: "uploadId=abc".into(), ..create.clone() };
+        let matcher = Matcher::new(&["POST"], "")
+            .unwrap()
+            .with_query("^uploadId=")
+            .unwrap();
+        let create = RequestInfo {
+            method: "POST".into(),
+            query: "uploads".into(),
+            ..put(1, "k")
+        };
+        let complete = RequestInfo {
+            query: "uploadId=abc".into(),
+            ..create.clone()
+        };
         assert!(!matcher.matches(&create));
         assert!(matcher.matches(&complete));
     }
@@ -413,7 +512,14 @@ mod tests {
         let handle = rules.arm(rule);
         assert!(handle.wait_fired(Duration::from_millis(10)).is_none());
         assert!(matches!(rules.decide(&put(7, "k")), Decision::Hold(..)));
-        assert_eq!(handle.wait_fired(Duration::from_millis(10)).unwrap().request.seq, 7);
+        assert_eq!(
+            handle
+                .wait_fired(Duration::from_millis(10))
+                .unwrap()
+                .request
+                .seq,
+            7
+        );
         assert_eq!(rx.recv_timeout(Duration::from_secs(1)).unwrap(), 7);
         assert_eq!(handle.status().held_now, 1);
     }
