@@ -7,6 +7,11 @@
 //! fixture or talk to S3. The runner that does fills a [`history::History`] and calls
 //! these functions with what it observed.
 
+pub mod delta;
 pub mod expect;
+pub mod history;
+pub mod judge;
+pub mod killpoint;
 pub mod names;
+pub mod planner;
 pub mod state;
