@@ -29,6 +29,7 @@
 //! nothing was lost. These checks must not do I/O, diff trees or re-check store
 //! invariants (P2/P7 are the oracle's); they take such verdicts as inputs.
 
+pub mod exclusion;
 pub mod old_or_new;
 pub mod publish;
 pub mod schedule;
