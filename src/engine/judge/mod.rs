@@ -32,6 +32,7 @@
 pub mod exclusion;
 pub mod old_or_new;
 pub mod publish;
+pub mod restore;
 pub mod schedule;
 
 use serde::{Deserialize, Serialize};
