@@ -8,7 +8,9 @@ mod support;
 use std::collections::BTreeMap;
 
 use b2s3_harness::engine::expect::Expect;
-use b2s3_harness::engine::history::{Invocation, ObservedAt, Observation, Role};
+use b2s3_harness::engine::history::{History, Invocation, KillReason, KillRecord, ObservedAt, Observation, Role, StepRecord};
+use b2s3_harness::engine::killpoint::{KillLanding, Phase, SubvolumeLanding};
+use b2s3_harness::gen::plan::{BackupMode, BackupStep, Step};
 use b2s3_harness::engine::judge::old_or_new::{check_old_or_new, check_restored_candidate, pointer_side, Side};
 use b2s3_harness::engine::judge::publish::{check_due_published, PriorFailure};
 use b2s3_harness::engine::judge::schedule::{check_inert_run, check_schedule};
@@ -211,6 +213,38 @@ fn a_subvolume_undecided_between_due_and_not_due_passes_when_the_tool_says_not_d
     let plan = Expect::one_of(vec![SubvolPlan::NotDue, incremental_on_ts1()], "at the 7-day boundary");
     let run = RunExpectation { kind: Expect::one_of(vec![RunKind::NothingDue, RunKind::Backup], "x"), ..expect(RunKind::Backup, vec![("data", plan)]) };
     clean(&check_due_published(&f.run(), &run, None));
+}
+
+fn backup_step(index: usize, invocations: Vec<Invocation>) -> StepRecord {
+    let plan = BackupStep { gap_ms: 0, subvolumes: vec![], once: false, mode: BackupMode::Normal, fault: None };
+    let mut record = StepRecord::new(index, Step::Backup(plan));
+    record.invocations = invocations;
+    record
+}
+
+fn killed_during_upload() -> Invocation {
+    let mut inv = backup_inv(Role::Backup, 0, 100, None, &[]);
+    let landed = KillLanding {
+        subvolumes: vec![SubvolumeLanding { subvolume: "data".into(), phase: Expect::known(Phase::DuringUpload), evidence: String::new() }],
+        not_due: vec![],
+        summary: Expect::known(Phase::DuringUpload),
+        anomalies: vec![],
+    };
+    inv.kill = Some(KillRecord { reason: KillReason::Fault, aimed: None, at_ms: 90, landed: Some(landed) });
+    inv
+}
+
+#[test]
+fn the_failure_a_backup_recovers_from_is_the_latest_one_not_followed_by_a_success() {
+    let mut history = History::default();
+    history.steps.push(backup_step(3, vec![killed_during_upload()]));
+    let mut refused = backup_inv(Role::Contender, 0, 10, Some(1), &[]);
+    refused.events.push(ev(5, "ERROR", "backup_lock_failed", &[("error", "lock already held by pid 1")]));
+    history.steps.push(backup_step(4, vec![backup_inv(Role::Backup, 0, 10, Some(0), &["--dry-run"]), refused]));
+    let prior = history.prior_failure().expect("the kill at step 3");
+    assert_eq!(prior, PriorFailure { step: 3, how: "killed at data=during_upload".into() });
+    history.steps.push(backup_step(5, vec![backup_inv(Role::Backup, 0, 10, Some(0), &[])]));
+    assert_eq!(history.prior_failure(), None);
 }
 
 // ---- P6 schedule ----

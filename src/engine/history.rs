@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::engine::judge::publish::PriorFailure;
 use crate::engine::judge::{Undecided, Verdict};
 use crate::engine::killpoint::KillLanding;
 use crate::engine::state::StateObservation;
@@ -33,6 +34,27 @@ impl History {
 
     pub fn undecided(&self) -> impl Iterator<Item = &Undecided> {
         self.steps.iter().flat_map(|s| s.undecided.iter())
+    }
+
+    /// The backup failure a backup run after the recorded steps recovers from (P4):
+    /// the latest backup that was killed or exited non-zero, provided no backup
+    /// succeeded after it. Dry runs and --no-s3 runs do not count either way, nor do
+    /// refusals by the lock (contention is judged by P5) or exit 2 (nothing started).
+    pub fn prior_failure(&self) -> Option<PriorFailure> {
+        for step in self.steps.iter().rev() {
+            for inv in step.invocations.iter().rev() {
+                let counts = inv.command == ToolCommand::Backup
+                    && !inv.has_flag("--dry-run")
+                    && !inv.has_flag("--no-s3")
+                    && inv.event("backup_lock_failed").is_none();
+                match (counts, inv.exit_code()) {
+                    (false, _) | (true, Some(2)) => continue,
+                    (true, Some(0)) => return None,
+                    (true, _) => return Some(PriorFailure { step: step.index, how: inv.describe_failure() }),
+                }
+            }
+        }
+        None
     }
 }
 
@@ -186,6 +208,15 @@ impl Invocation {
                 a.strip_prefix(eq.as_str())
             }
         })
+    }
+
+    /// How a failed or killed invocation ended: where the kill landed, or its exit.
+    pub fn describe_failure(&self) -> String {
+        match &self.kill {
+            Some(KillRecord { landed: Some(l), .. }) => format!("killed at {}", l.describe()),
+            Some(_) => "killed".to_string(),
+            None => self.describe_end(),
+        }
     }
 
     /// One line saying how it ended, for finding messages.
