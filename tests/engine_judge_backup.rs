@@ -8,16 +8,18 @@ mod support;
 use std::collections::BTreeMap;
 
 use b2s3_harness::engine::expect::Expect;
-use b2s3_harness::engine::history::{History, Invocation, KillReason, KillRecord, ObservedAt, Observation, Role, StepRecord};
-use b2s3_harness::engine::killpoint::{KillLanding, Phase, SubvolumeLanding};
-use b2s3_harness::gen::plan::{BackupMode, BackupStep, Step};
+use b2s3_harness::engine::history::{
+    History, Invocation, KillReason, KillRecord, Observation, ObservedAt, Role, StepRecord,
+};
 use b2s3_harness::engine::judge::old_or_new::{check_old_or_new, check_restored_candidate, pointer_side, Side};
 use b2s3_harness::engine::judge::publish::{check_due_published, PriorFailure};
 use b2s3_harness::engine::judge::schedule::{check_inert_run, check_schedule};
 use b2s3_harness::engine::judge::{BackupRun, RestoreDiff, Verdict};
+use b2s3_harness::engine::killpoint::{KillLanding, Phase, SubvolumeLanding};
 use b2s3_harness::engine::names::Kind::{Full, Incremental};
 use b2s3_harness::engine::planner::{RunExpectation, RunKind, SubvolPlan, SubvolumeExpectation};
 use b2s3_harness::engine::state::StateObservation;
+use b2s3_harness::gen::plan::{BackupMode, BackupStep, Step};
 use b2s3_harness::oracle::finding::{Finding, Property, Severity};
 use support::*;
 
@@ -141,7 +143,9 @@ fn a_new_manifest_without_a_completeness_verdict_is_undecided_not_passed() {
 }
 
 fn differs(what: &str) -> RestoreDiff {
-    RestoreDiff::Differs { finding: Finding::new(Property::RoundTrip, Some(STEP), format!("content differs at {what}")) }
+    RestoreDiff::Differs {
+        finding: Finding::new(Property::RoundTrip, Some(STEP), format!("content differs at {what}")),
+    }
 }
 
 #[test]
@@ -211,7 +215,10 @@ fn a_subvolume_undecided_between_due_and_not_due_passes_when_the_tool_says_not_d
     let mut f = Fixture::new(Some(0));
     f.inv.events.push(ev(3, "INFO", "backup_not_due", &[("subvolume", "data"), ("reason", "incremental_not_due")]));
     let plan = Expect::one_of(vec![SubvolPlan::NotDue, incremental_on_ts1()], "at the 7-day boundary");
-    let run = RunExpectation { kind: Expect::one_of(vec![RunKind::NothingDue, RunKind::Backup], "x"), ..expect(RunKind::Backup, vec![("data", plan)]) };
+    let run = RunExpectation {
+        kind: Expect::one_of(vec![RunKind::NothingDue, RunKind::Backup], "x"),
+        ..expect(RunKind::Backup, vec![("data", plan)])
+    };
     clean(&check_due_published(&f.run(), &run, None));
 }
 
@@ -225,7 +232,11 @@ fn backup_step(index: usize, invocations: Vec<Invocation>) -> StepRecord {
 fn killed_during_upload() -> Invocation {
     let mut inv = backup_inv(Role::Backup, 0, 100, None, &[]);
     let landed = KillLanding {
-        subvolumes: vec![SubvolumeLanding { subvolume: "data".into(), phase: Expect::known(Phase::DuringUpload), evidence: String::new() }],
+        subvolumes: vec![SubvolumeLanding {
+            subvolume: "data".into(),
+            phase: Expect::known(Phase::DuringUpload),
+            evidence: String::new(),
+        }],
         not_due: vec![],
         summary: Expect::known(Phase::DuringUpload),
         anomalies: vec![],
@@ -373,7 +384,10 @@ fn a_nothing_due_run_may_rewrite_last_run_at_but_not_a_subvolume_entry() {
     clean(&check_inert_run(&f.run(), &inert(RunKind::NothingDue)));
     file.subvolumes.get_mut("data").unwrap().last_manifest = Some("elsewhere".into());
     f.after.state = StateObservation::Parsed { file };
-    assert_eq!(only(&check_inert_run(&f.run(), &inert(RunKind::NothingDue)), Property::Schedule).subject.as_deref(), Some("state file"));
+    assert_eq!(
+        only(&check_inert_run(&f.run(), &inert(RunKind::NothingDue)), Property::Schedule).subject.as_deref(),
+        Some("state file")
+    );
 }
 
 #[test]

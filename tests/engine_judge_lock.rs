@@ -3,7 +3,7 @@
 #[path = "engine_support.rs"]
 mod support;
 
-use b2s3_harness::engine::history::{Invocation, LockObservation, ObservedAt, Observation, Role, TimingDecision};
+use b2s3_harness::engine::history::{Invocation, LockObservation, Observation, ObservedAt, Role, TimingDecision};
 use b2s3_harness::engine::judge::exclusion::{
     check_contention, check_lock_released, check_not_blocked_by_stale_lock, check_stale_lock, ContenderPair, Contention,
 };
@@ -134,7 +134,12 @@ fn a_refusal_naming_another_pid_than_the_winner_is_a_p5_violation() {
 fn a_refused_backup_that_took_a_snapshot_anyway_is_a_p5_violation() {
     let mut pair = Pair::first_wins();
     let path = format!("{SNAP_DIR}/{}", snapshot_name("data", TS3, Incremental));
-    pair.second.events.push(ev(75, "INFO", "snapshot_created", &[("subvolume", "data"), ("path", &path), ("kind", "inc")]));
+    pair.second.events.push(ev(
+        75,
+        "INFO",
+        "snapshot_created",
+        &[("subvolume", "data"), ("path", &path), ("kind", "inc")],
+    ));
     add_snapshot(&mut pair.after, "data", TS3, Incremental);
     let c = pair.check();
     all_p5(&c);

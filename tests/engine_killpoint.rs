@@ -6,7 +6,7 @@ mod support;
 use std::collections::BTreeMap;
 
 use b2s3_harness::engine::expect::Expect;
-use b2s3_harness::engine::history::{EventRecord, ObservedAt, Observation};
+use b2s3_harness::engine::history::{EventRecord, Observation, ObservedAt};
 use b2s3_harness::engine::killpoint::{aimed_phase, classify, KillContext, KillLanding, Phase, PhaseCounts};
 use b2s3_harness::engine::names::Kind::{Full, Incremental};
 use b2s3_harness::gen::plan::{KillPoint, ObjectClass, RequestPoint};
@@ -130,10 +130,7 @@ fn a_multi_subvolume_run_is_classified_per_subvolume_and_summarised_by_its_front
     add_chunks(&mut run.after, "logs", Full, TS2, &[CHUNK]);
     let landing = run.classify();
     assert_eq!(landing.summary.candidates(), &[Phase::DuringUpload, Phase::BetweenChunksAndManifest]);
-    assert_eq!(
-        landing.describe(),
-        "data=after_pointer, logs=during_upload|between_chunks_and_manifest"
-    );
+    assert_eq!(landing.describe(), "data=after_pointer, logs=during_upload|between_chunks_and_manifest");
     assert!(landing.anomalies.is_empty(), "{:?}", landing.anomalies);
 }
 
@@ -144,7 +141,11 @@ fn a_later_subvolume_started_before_an_earlier_one_finished_is_an_anomaly() {
     add_snapshot(&mut run.after, "logs", TS2, Full);
     let landing = run.classify();
     assert_eq!(landing.summary, known(Phase::DuringUpload));
-    assert!(landing.anomalies.iter().any(|a| a.starts_with("data stopped at during_upload")), "{:?}", landing.anomalies);
+    assert!(
+        landing.anomalies.iter().any(|a| a.starts_with("data stopped at during_upload")),
+        "{:?}",
+        landing.anomalies
+    );
 }
 
 #[test]

@@ -33,13 +33,7 @@ fn settings() -> ToolSettings {
 }
 
 fn backup(once: bool, mode: BackupMode, filters: &[&str]) -> BackupStep {
-    BackupStep {
-        gap_ms: 0,
-        subvolumes: filters.iter().map(|s| s.to_string()).collect(),
-        once,
-        mode,
-        fault: None,
-    }
+    BackupStep { gap_ms: 0, subvolumes: filters.iter().map(|s| s.to_string()).collect(), once, mode, fault: None }
 }
 
 fn t(compact: &str) -> DateTime<Utc> {
@@ -189,7 +183,8 @@ fn a_clock_window_straddling_the_full_boundary_is_undecided_and_says_why() {
 #[test]
 fn a_clock_window_clear_of_every_boundary_is_decided() {
     let start = t("20260103T020000Z");
-    let run = Case::new(state_with_data("20260101T020000Z"), Clock::between(start, start + TimeDelta::seconds(5))).plan();
+    let run =
+        Case::new(state_with_data("20260101T020000Z"), Clock::between(start, start + TimeDelta::seconds(5))).plan();
     assert_eq!(data_plan(&run), &Expect::known(SubvolPlan::NotDue));
 }
 

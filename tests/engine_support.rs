@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use b2s3_harness::engine::history::{
-    EventRecord, Invocation, ManifestSummary, ObservedAt, Observation, PointerSummary, Role, Termination, ToolCommand,
+    EventRecord, Invocation, ManifestSummary, Observation, ObservedAt, PointerSummary, Role, Termination, ToolCommand,
 };
 use b2s3_harness::engine::names::Kind;
 use b2s3_harness::engine::state::{StateFile, StateObservation, SubvolumeState};
@@ -44,7 +44,14 @@ pub fn add_chunks(obs: &mut Observation, sv: &str, kind: Kind, ts: &str, sizes: 
 }
 
 /// Chunks and manifest, no pointer move. Returns the manifest key.
-pub fn add_manifest(obs: &mut Observation, sv: &str, kind: Kind, ts: &str, parent: Option<&str>, sizes: &[u64]) -> String {
+pub fn add_manifest(
+    obs: &mut Observation,
+    sv: &str,
+    kind: Kind,
+    ts: &str,
+    parent: Option<&str>,
+    sizes: &[u64],
+) -> String {
     add_chunks(obs, sv, kind, ts, sizes);
     let key = manifest_key(sv, kind, ts);
     let summary = ManifestSummary {
@@ -80,7 +87,11 @@ pub fn publish(obs: &mut Observation, sv: &str, kind: Kind, ts: &str, parent: Op
     file.last_run_at = Some(ts.to_string());
     file.subvolumes.insert(
         sv.to_string(),
-        SubvolumeState { last_full_at, last_manifest: Some(key.clone()), last_snapshot: Some(format!("{SNAP_DIR}/{snap}")) },
+        SubvolumeState {
+            last_full_at,
+            last_manifest: Some(key.clone()),
+            last_snapshot: Some(format!("{SNAP_DIR}/{snap}")),
+        },
     );
     obs.state = StateObservation::Parsed { file };
     key

@@ -111,12 +111,14 @@ fn moved(
 }
 
 /// Per subvolume, the names in `a` missing from `b`.
-fn snapshot_diff(b: &BTreeMap<String, Vec<String>>, a: &BTreeMap<String, Vec<String>>) -> BTreeMap<String, Vec<String>> {
+fn snapshot_diff(
+    b: &BTreeMap<String, Vec<String>>,
+    a: &BTreeMap<String, Vec<String>>,
+) -> BTreeMap<String, Vec<String>> {
     a.iter()
         .filter_map(|(subvol, names)| {
             let old = b.get(subvol);
-            let fresh: Vec<String> =
-                names.iter().filter(|n| !old.is_some_and(|o| o.contains(n))).cloned().collect();
+            let fresh: Vec<String> = names.iter().filter(|n| !old.is_some_and(|o| o.contains(n))).cloned().collect();
             (!fresh.is_empty()).then(|| (subvol.clone(), fresh))
         })
         .collect()

@@ -11,9 +11,14 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "expect", rename_all = "snake_case")]
 pub enum Expect<T> {
-    Known { value: T },
+    Known {
+        value: T,
+    },
     /// Any of these may happen; `why` says what the model could not decide.
-    OneOf { candidates: Vec<T>, why: String },
+    OneOf {
+        candidates: Vec<T>,
+        why: String,
+    },
 }
 
 /// What comparing an observation with one candidate gave.
@@ -146,9 +151,8 @@ mod tests {
     #[test]
     fn an_uncomparable_candidate_makes_a_non_match_undecided() {
         let e = Expect::one_of(vec!["old", "new"], "killed mid-run");
-        let r = e.resolve_by(|c| {
-            if *c == "old" { Probe::Differs("a".into()) } else { Probe::Unknown("no tree".into()) }
-        });
+        let r =
+            e.resolve_by(|c| if *c == "old" { Probe::Differs("a".into()) } else { Probe::Unknown("no tree".into()) });
         assert_eq!(r, Resolution::Undecided("no tree".into()));
     }
 }

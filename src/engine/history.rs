@@ -27,9 +27,7 @@ pub struct History {
 impl History {
     /// Every finding of the case: per step, then per observation point.
     pub fn findings(&self) -> impl Iterator<Item = &Finding> {
-        self.steps.iter().flat_map(|s| {
-            s.findings.iter().chain(s.observations.iter().flat_map(|o| o.findings.iter()))
-        })
+        self.steps.iter().flat_map(|s| s.findings.iter().chain(s.observations.iter().flat_map(|o| o.findings.iter())))
     }
 
     pub fn undecided(&self) -> impl Iterator<Item = &Undecided> {
@@ -149,7 +147,14 @@ pub struct Invocation {
 
 impl Invocation {
     /// A finished invocation with no events yet (for the runner and for crafted tests).
-    pub fn new(role: Role, command: ToolCommand, argv: Vec<String>, start_ms: u64, end_ms: u64, termination: Termination) -> Invocation {
+    pub fn new(
+        role: Role,
+        command: ToolCommand,
+        argv: Vec<String>,
+        start_ms: u64,
+        end_ms: u64,
+        termination: Termination,
+    ) -> Invocation {
         Invocation {
             role,
             command,
@@ -302,7 +307,9 @@ impl EventRecord {
 pub enum ObservedAt {
     BeforeStep,
     /// After the invocation with this index in the step's `invocations` ended.
-    AfterInvocation { index: usize },
+    AfterInvocation {
+        index: usize,
+    },
     AfterStep,
 }
 

@@ -122,7 +122,8 @@ pub fn classify(ctx: &KillContext) -> KillLanding {
 
 fn classify_subvolume(ctx: &KillContext, delta: &Delta, name: &str, anomalies: &mut Vec<String>) -> SubvolumeLanding {
     let prefix = ctx.after.store.prefix.as_str();
-    let landing = |phase: Expect<Phase>, evidence: String| SubvolumeLanding { subvolume: name.to_string(), phase, evidence };
+    let landing =
+        |phase: Expect<Phase>, evidence: String| SubvolumeLanding { subvolume: name.to_string(), phase, evidence };
     let uploaded_event = ctx.events.iter().find(|e| e.name == "backup_uploaded" && e.field("subvolume") == Some(name));
     if let Some((_, Some(p))) = delta.moved_pointers.get(name) {
         if !delta.new_manifests.contains_key(&p.manifest_key) {
@@ -149,7 +150,8 @@ fn classify_subvolume(ctx: &KillContext, delta: &Delta, name: &str, anomalies: &
             if s.is_none() {
                 anomalies.push(format!("{name}: chunks uploaded without a new snapshot"));
             }
-            let (phase, evidence) = upload_progress(&chunks, ctx.chunk_size, ctx.stream_complete.get(name).copied(), name, anomalies);
+            let (phase, evidence) =
+                upload_progress(&chunks, ctx.chunk_size, ctx.stream_complete.get(name).copied(), name, anomalies);
             landing(phase, evidence)
         }
     }

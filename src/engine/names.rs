@@ -79,20 +79,11 @@ pub enum IsoTime {
 }
 
 /// Forms with an explicit offset (`%z` accepts `+hhmm` and `+hh:mm`).
-const OFFSET_FORMATS: [&str; 4] = [
-    "%Y-%m-%dT%H:%M:%S%.f%z",
-    "%Y-%m-%d %H:%M:%S%.f%z",
-    "%Y%m%dT%H%M%S%.f%z",
-    "%Y-%m-%dT%H:%M%z",
-];
+const OFFSET_FORMATS: [&str; 4] =
+    ["%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%d %H:%M:%S%.f%z", "%Y%m%dT%H%M%S%.f%z", "%Y-%m-%dT%H:%M%z"];
 
 /// Forms without an offset. Assumed to be UTC (the tool writes UTC everywhere).
-const NAIVE_FORMATS: [&str; 4] = [
-    "%Y-%m-%dT%H:%M:%S%.f",
-    "%Y-%m-%d %H:%M:%S%.f",
-    "%Y%m%dT%H%M%S%.f",
-    "%Y-%m-%dT%H:%M",
-];
+const NAIVE_FORMATS: [&str; 4] = ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y%m%dT%H%M%S%.f", "%Y-%m-%dT%H:%M"];
 
 /// Parses the ISO 8601 forms a state file may plausibly hold: compact and extended,
 /// with `Z`, an offset or none (taken as UTC), optional fractional seconds, or a date

@@ -26,7 +26,10 @@ use crate::gen::plan::{BackupMode, BackupStep, ToolSettings};
 pub enum SubvolPlan {
     Full,
     /// `btrfs send -p <parent_snapshot>`, manifest `parent_manifest` = this key.
-    Incremental { parent_snapshot: String, parent_manifest: String },
+    Incremental {
+        parent_snapshot: String,
+        parent_manifest: String,
+    },
     NotDue,
 }
 

@@ -84,11 +84,9 @@ fn optional_string(v: Option<&Value>, field: &str) -> Result<Option<String>, Sta
     match v {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(other) => Err(StateError::WrongType {
-            field: field.to_string(),
-            expected: "a string",
-            seen: other.to_string(),
-        }),
+        Some(other) => {
+            Err(StateError::WrongType { field: field.to_string(), expected: "a string", seen: other.to_string() })
+        }
     }
 }
 
@@ -98,8 +96,13 @@ fn optional_string(v: Option<&Value>, field: &str) -> Result<Option<String>, Sta
 pub enum StateObservation {
     /// No file: the tool treats this as an empty state.
     Absent,
-    Parsed { file: StateFile },
-    Unreadable { raw: String, error: String },
+    Parsed {
+        file: StateFile,
+    },
+    Unreadable {
+        raw: String,
+        error: String,
+    },
 }
 
 impl StateObservation {

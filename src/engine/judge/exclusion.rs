@@ -14,7 +14,9 @@
 use std::collections::BTreeSet;
 
 use crate::engine::delta::Delta;
-use crate::engine::history::{EventRecord, Invocation, LockObservation, Observation, Role, TimingDecision, ToolCommand};
+use crate::engine::history::{
+    EventRecord, Invocation, LockObservation, Observation, Role, TimingDecision, ToolCommand,
+};
 use crate::engine::judge::{finding, Verdict};
 use crate::engine::names::{basename, StoreKey};
 use crate::oracle::finding::{Finding, Property};
@@ -110,7 +112,9 @@ fn both_proceeded(pair: &ContenderPair, v: &mut Verdict) {
 fn judge_loser(step: usize, winner: &Invocation, loser: &Invocation, v: &mut Verdict) {
     let refused = refusal(loser).expect("the loser was refused");
     let fail = |msg: &str, expected: String, seen: String| {
-        finding(Property::MutualExclusion, step, format!("the backup refused the lock {msg}")).subject(refused.render()).expected_seen(expected, seen)
+        finding(Property::MutualExclusion, step, format!("the backup refused the lock {msg}"))
+            .subject(refused.render())
+            .expected_seen(expected, seen)
     };
     if loser.exit_code() != Some(1) {
         v.find(fail("did not exit 1", "exit 1".into(), loser.describe_end()));
@@ -133,7 +137,8 @@ fn judge_effects(pair: &ContenderPair, winner: &Invocation, v: &mut Verdict) {
     let delta = Delta::between(pair.before, pair.after);
     let snapshots: BTreeSet<&str> =
         winner.events_named("snapshot_created").filter_map(|e| e.field("path")).map(basename).collect();
-    let manifests: BTreeSet<&str> = winner.events_named("backup_uploaded").filter_map(|e| e.field("manifest_key")).collect();
+    let manifests: BTreeSet<&str> =
+        winner.events_named("backup_uploaded").filter_map(|e| e.field("manifest_key")).collect();
     let fail = |subject: &str, what: &str| -> Finding {
         finding(Property::MutualExclusion, pair.step, format!("{what} that the winning backup did not make"))
             .subject(subject.to_string())
@@ -145,13 +150,21 @@ fn judge_effects(pair: &ContenderPair, winner: &Invocation, v: &mut Verdict) {
     if let Some(k) = delta.new_manifests.keys().find(|k| !manifests.contains(k.as_str())) {
         v.find(fail(k, "a new manifest"));
     }
-    if let Some((n, _)) = delta.moved_pointers.iter().find(|(_, (_, a))| !a.as_ref().is_some_and(|p| manifests.contains(p.manifest_key.as_str()))) {
+    if let Some((n, _)) = delta
+        .moved_pointers
+        .iter()
+        .find(|(_, (_, a))| !a.as_ref().is_some_and(|p| manifests.contains(p.manifest_key.as_str())))
+    {
         v.find(fail(&format!("pointer of {n}"), "a pointer move"));
     }
     if winner.exit_code() == Some(0) {
         let prefix = pair.after.store.prefix.as_str();
-        let run_ts: BTreeSet<String> = manifests.iter().filter_map(|k| StoreKey::parse(prefix, k)?.ts().map(str::to_string)).collect();
-        let stray = delta.new_chunks.keys().find(|k| !StoreKey::parse(prefix, k).and_then(|c| c.ts().map(|t| run_ts.contains(t))).unwrap_or(false));
+        let run_ts: BTreeSet<String> =
+            manifests.iter().filter_map(|k| StoreKey::parse(prefix, k)?.ts().map(str::to_string)).collect();
+        let stray = delta
+            .new_chunks
+            .keys()
+            .find(|k| !StoreKey::parse(prefix, k).and_then(|c| c.ts().map(|t| run_ts.contains(t))).unwrap_or(false));
         if let Some(k) = stray {
             v.find(fail(k, "a chunk"));
         }
@@ -164,7 +177,9 @@ fn judge_effects(pair: &ContenderPair, winner: &Invocation, v: &mut Verdict) {
 fn judge_state(pair: &ContenderPair, winner: &Invocation, published: &BTreeSet<&str>, v: &mut Verdict) {
     let (before, after) = (&pair.before.state, &pair.after.state);
     let fail = |subject: String, expected: String, seen: String| {
-        finding(Property::MutualExclusion, pair.step, "the state file is not as the winning backup left it").subject(subject).expected_seen(expected, seen)
+        finding(Property::MutualExclusion, pair.step, "the state file is not as the winning backup left it")
+            .subject(subject)
+            .expected_seen(expected, seen)
     };
     if winner.exit_code() != Some(0) {
         if before != after {
@@ -172,7 +187,8 @@ fn judge_state(pair: &ContenderPair, winner: &Invocation, published: &BTreeSet<&
         }
         return;
     }
-    let names: BTreeSet<&String> = before.parsed().into_iter().chain(after.parsed()).flat_map(|s| s.subvolumes.keys()).collect();
+    let names: BTreeSet<&String> =
+        before.parsed().into_iter().chain(after.parsed()).flat_map(|s| s.subvolumes.keys()).collect();
     for name in names {
         let uploaded = winner.event_with("backup_uploaded", "subvolume", name).and_then(|e| e.field("manifest_key"));
         let seen = after.subvolume(name).and_then(|s| s.last_manifest.as_deref());
@@ -198,9 +214,10 @@ pub fn check_not_blocked_by_stale_lock(step: usize, inv: &Invocation, live_pids:
         return v;
     }
     v.find(
-        finding(Property::MutualExclusion, step, "a stale lock blocked a backup")
-            .subject(e.render())
-            .expected_seen("a dead, empty or garbage lock is removed and the backup proceeds", format!("refused, holder {holder:?} is not a running backup")),
+        finding(Property::MutualExclusion, step, "a stale lock blocked a backup").subject(e.render()).expected_seen(
+            "a dead, empty or garbage lock is removed and the backup proceeds",
+            format!("refused, holder {holder:?} is not a running backup"),
+        ),
     );
     v
 }

@@ -63,7 +63,13 @@ impl Verdict {
         self.findings.push(finding);
     }
 
-    pub fn cannot_decide(&mut self, property: Property, step: usize, subject: impl Into<String>, why: impl Into<String>) {
+    pub fn cannot_decide(
+        &mut self,
+        property: Property,
+        step: usize,
+        subject: impl Into<String>,
+        why: impl Into<String>,
+    ) {
         self.undecided.push(Undecided { property, step, subject: subject.into(), why: why.into() });
     }
 
@@ -123,7 +129,11 @@ impl<'a> BackupRun<'a> {
 pub enum RestoreDiff {
     Clean,
     /// The oracle's P1 finding with the first difference.
-    Differs { finding: Finding },
+    Differs {
+        finding: Finding,
+    },
     /// No comparison was made (no target, no model tree), and why.
-    NotCompared { why: String },
+    NotCompared {
+        why: String,
+    },
 }

@@ -79,15 +79,23 @@ fn judge_moved_pointer(
     let key = &new.manifest_key;
     let prefix = run.after.store.prefix.as_str();
     if !delta.new_manifests.contains_key(key) {
-        let what = if run.after.store.manifests.contains_key(key) { "an older manifest" } else { "a manifest that does not exist" };
+        let what = if run.after.store.manifests.contains_key(key) {
+            "an older manifest"
+        } else {
+            "a manifest that does not exist"
+        };
         v.find(fail(format!("the pointer of {name} moved to {what}"), key.clone()));
     } else if key_subvolume(prefix, key).as_deref() != Some(name) {
         v.find(fail(format!("the pointer of {name} names another subvolume's manifest"), key.clone()));
     } else {
         match manifest_complete.get(key) {
             Some(true) => v.note(format!("old-or-new: {name} moved to its complete new manifest {key}")),
-            Some(false) => v.find(fail(format!("the pointer of {name} names this run's incomplete manifest"), key.clone())),
-            None => v.cannot_decide(Property::OldOrNew, run.step, key.clone(), "no completeness verdict for this manifest"),
+            Some(false) => {
+                v.find(fail(format!("the pointer of {name} names this run's incomplete manifest"), key.clone()))
+            }
+            None => {
+                v.cannot_decide(Property::OldOrNew, run.step, key.clone(), "no completeness verdict for this manifest")
+            }
         }
     }
 }
@@ -107,7 +115,13 @@ pub fn pointer_side(run: &BackupRun, subvolume: &str) -> Option<Side> {
 /// Judges a restore of `subvolume` through its pointer after an interrupted run: the
 /// restored tree must equal the model tree of the side the pointer names. `old` and
 /// `new` are the oracle's diffs of the restored tree against each candidate.
-pub fn check_restored_candidate(step: usize, subvolume: &str, side: Side, old: &RestoreDiff, new: &RestoreDiff) -> Verdict {
+pub fn check_restored_candidate(
+    step: usize,
+    subvolume: &str,
+    side: Side,
+    old: &RestoreDiff,
+    new: &RestoreDiff,
+) -> Verdict {
     let mut v = Verdict::default();
     let probe = |s: &Side| match if *s == Side::Old { old } else { new } {
         RestoreDiff::Clean => Probe::Matches,
@@ -129,9 +143,13 @@ pub fn check_restored_candidate(step: usize, subvolume: &str, side: Side, old: &
         Resolution::NoneMatch(diffs) => {
             let first = diffs.iter().find(|(s, _)| **s == side).map(|(_, d)| d.clone()).unwrap_or_default();
             v.find(
-                finding(Property::OldOrNew, step, format!("restoring {subvolume} gave neither candidate's tree: a mix"))
-                    .subject(subject)
-                    .expected_seen(expected, first),
+                finding(
+                    Property::OldOrNew,
+                    step,
+                    format!("restoring {subvolume} gave neither candidate's tree: a mix"),
+                )
+                .subject(subject)
+                .expected_seen(expected, first),
             );
         }
         Resolution::Undecided(why) => v.cannot_decide(Property::OldOrNew, step, subject, why),

@@ -35,21 +35,34 @@ pub fn check_restore_refusal(step: usize, inv: &Invocation, target_unchanged: Op
     if inv.exit_code() != Some(1) {
         v.find(fail("a restore onto an existing target did not fail with exit 1", "exit 1", inv.describe_end()));
     }
-    let refused = inv.events_named("restore_failed").any(|e| e.field("error").is_some_and(|m| m.contains(TARGET_EXISTS)));
+    let refused =
+        inv.events_named("restore_failed").any(|e| e.field("error").is_some_and(|m| m.contains(TARGET_EXISTS)));
     if !refused {
-        v.find(fail("a restore onto an existing target did not refuse it", "event=restore_failed error=target path already exists", account(inv)));
+        v.find(fail(
+            "a restore onto an existing target did not refuse it",
+            "event=restore_failed error=target path already exists",
+            account(inv),
+        ));
     }
     match target_unchanged {
         Some(true) => {}
-        Some(false) => v.find(fail("a refused restore changed the existing target", "target unchanged", "target changed".into())),
-        None => v.cannot_decide(Property::RestoreRefusal, step, subject, "the target was not compared before and after"),
+        Some(false) => {
+            v.find(fail("a refused restore changed the existing target", "target unchanged", "target changed".into()))
+        }
+        None => {
+            v.cannot_decide(Property::RestoreRefusal, step, subject, "the target was not compared before and after")
+        }
     }
     v
 }
 
 /// Why a failed restore would fail again identically, so that a retry proves nothing
 /// (`None`: the cause was transient, a retry must succeed).
-pub fn persistent_restore_cause(existing_target: bool, archived_without_wait: bool, nothing_published: bool) -> Option<&'static str> {
+pub fn persistent_restore_cause(
+    existing_target: bool,
+    archived_without_wait: bool,
+    nothing_published: bool,
+) -> Option<&'static str> {
     if existing_target {
         Some("the target existed before the first attempt")
     } else if archived_without_wait {
@@ -63,7 +76,12 @@ pub fn persistent_restore_cause(existing_target: bool, archived_without_wait: bo
 
 /// P11: after a failed or killed restore, the same command to the same target path
 /// succeeds without manual cleanup (unless `persistent_cause` explains the failure).
-pub fn check_restore_retry(step: usize, first: &Invocation, retry: &Invocation, persistent_cause: Option<&str>) -> Verdict {
+pub fn check_restore_retry(
+    step: usize,
+    first: &Invocation,
+    retry: &Invocation,
+    persistent_cause: Option<&str>,
+) -> Verdict {
     let mut v = Verdict::default();
     if succeeded(first) {
         v.note("retry: the first restore succeeded, nothing to retry");
@@ -81,9 +99,13 @@ pub fn check_restore_retry(step: usize, first: &Invocation, retry: &Invocation, 
     }
     if !succeeded(retry) {
         v.find(
-            finding(Property::RetryAfterFailure, step, format!("retrying a restore that ended with {} failed", first.describe_end()))
-                .subject(account(retry))
-                .expected_seen("exit 0 with event=restore_complete status=ok", retry.describe_end()),
+            finding(
+                Property::RetryAfterFailure,
+                step,
+                format!("retrying a restore that ended with {} failed", first.describe_end()),
+            )
+            .subject(account(retry))
+            .expected_seen("exit 0 with event=restore_complete status=ok", retry.describe_end()),
         );
     }
     v
@@ -119,9 +141,13 @@ pub fn check_archive_restore(step: usize, inv: &Invocation, wait: bool, target_e
     match target_exists_after {
         Some(false) => {}
         Some(true) => v.find(
-            finding(Property::Archive, step, "a restore of archived chunks that does not wait left something at the target")
-                .subject(target)
-                .expected_seen("nothing at the target", "the target exists"),
+            finding(
+                Property::Archive,
+                step,
+                "a restore of archived chunks that does not wait left something at the target",
+            )
+            .subject(target)
+            .expected_seen("nothing at the target", "the target exists"),
         ),
         None => v.cannot_decide(Property::Archive, step, target, "the target was not looked at after the restore"),
     }
@@ -155,9 +181,13 @@ pub fn check_self_check(step: usize, inv: &Invocation, diff: &RestoreDiff) -> Ve
     let mut v = Verdict::default();
     match (tool_check(inv), diff) {
         (ToolCheck::Failed(e), RestoreDiff::Clean) => v.find(
-            finding(Property::SelfCheckAgreement, step, "the tool's verification failed but the restored tree equals the model")
-                .subject(e.render())
-                .expected_seen("no verification failure", e.field("error").unwrap_or("").to_string()),
+            finding(
+                Property::SelfCheckAgreement,
+                step,
+                "the tool's verification failed but the restored tree equals the model",
+            )
+            .subject(e.render())
+            .expected_seen("no verification failure", e.field("error").unwrap_or("").to_string()),
         ),
         (ToolCheck::Failed(e), RestoreDiff::NotCompared { why }) => {
             let why = format!("the tester did not compare the restored tree ({why})");
@@ -167,7 +197,9 @@ pub fn check_self_check(step: usize, inv: &Invocation, diff: &RestoreDiff) -> Ve
             let mut f = finding.clone();
             f.step = f.step.or(Some(step));
             match check {
-                ToolCheck::Passed(e) => f.message = format!("{} (the tool's own verification passed: {})", f.message, e.render()),
+                ToolCheck::Passed(e) => {
+                    f.message = format!("{} (the tool's own verification passed: {})", f.message, e.render())
+                }
                 ToolCheck::Failed(_) => v.note("self-check: the tool's verification also caught the difference"),
                 ToolCheck::NotReached => {}
             }
@@ -185,9 +217,13 @@ pub fn check_restore_unpublished(step: usize, subvolume: &str, inv: &Invocation)
     let mut v = Verdict::default();
     match inv.exit_code() {
         Some(0) => v.find(
-            finding(Property::RoundTrip, step, format!("a restore of {subvolume}, which has nothing published, succeeded"))
-                .subject(inv.arg_value("--target").unwrap_or("--target").to_string())
-                .expected_seen("exit 1 with event=restore_current_failed", inv.describe_end()),
+            finding(
+                Property::RoundTrip,
+                step,
+                format!("a restore of {subvolume}, which has nothing published, succeeded"),
+            )
+            .subject(inv.arg_value("--target").unwrap_or("--target").to_string())
+            .expected_seen("exit 1 with event=restore_current_failed", inv.describe_end()),
         ),
         Some(_) if inv.event("restore_current_failed").is_none() => {
             v.note(format!("unpublished restore failed without restore_current_failed: {}", inv.describe_end()));

@@ -70,7 +70,12 @@ fn judge_kind(run: &BackupRun, sv: &SubvolumeExpectation, sightings: &[KindSight
                 .expected_seen(format!("{expected} ({})", sv.reasons.join("; ")), kind.store_word()),
         );
     } else if let (Some((_, kind)), None) = (sightings.first(), sv.plan.value()) {
-        v.note(format!("schedule: {} resolved to {} (the model could not decide: {})", sv.name, kind.store_word(), sv.reasons.join("; ")));
+        v.note(format!(
+            "schedule: {} resolved to {} (the model could not decide: {})",
+            sv.name,
+            kind.store_word(),
+            sv.reasons.join("; ")
+        ));
     }
 }
 
@@ -106,9 +111,15 @@ fn judge_not_due(run: &BackupRun, sv: &SubvolumeExpectation, sightings: &[KindSi
     }
     if run.invocation.event_with("backup_not_due", "subvolume", &sv.name).is_none() {
         v.find(signalling(
-            run.finding(Property::Schedule, format!("{} was not due and left alone, but the tool did not say so", sv.name))
-                .subject(run.invocation.argv.join(" "))
-                .expected_seen(format!("event=backup_not_due subvolume={} reason=incremental_not_due", sv.name), "no such line"),
+            run.finding(
+                Property::Schedule,
+                format!("{} was not due and left alone, but the tool did not say so", sv.name),
+            )
+            .subject(run.invocation.argv.join(" "))
+            .expected_seen(
+                format!("event=backup_not_due subvolume={} reason=incremental_not_due", sv.name),
+                "no such line",
+            ),
         ));
     }
 }
@@ -118,9 +129,14 @@ fn judge_state_update(run: &BackupRun, delta: &Delta, name: &str, v: &mut Verdic
     let seen = run.after.state.subvolume(name).and_then(|s| s.last_manifest.as_deref());
     if seen != Some(key) {
         v.find(
-            run.finding(Property::Schedule, format!("after publishing {name} the state does not record it; the next incremental would chain to the wrong parent"))
-                .subject(format!("state: subvolumes.{name}.last_manifest"))
-                .expected_seen(key, seen.unwrap_or("absent")),
+            run.finding(
+                Property::Schedule,
+                format!(
+                    "the state does not record {name}'s published backup; the next incremental would chain wrongly"
+                ),
+            )
+            .subject(format!("state: subvolumes.{name}.last_manifest"))
+            .expected_seen(key, seen.unwrap_or("absent")),
         );
     }
 }
