@@ -131,6 +131,15 @@ fn a_refusal_naming_another_pid_than_the_winner_is_a_p5_violation() {
 }
 
 #[test]
+fn a_loser_that_read_the_lock_before_the_winner_wrote_its_pid_is_still_correctly_refused() {
+    let mut pair = Pair::first_wins();
+    pair.second = refused_by("", 60);
+    let c = pair.check();
+    assert!(c.verdict.findings.is_empty(), "{c:#?}");
+    assert!(c.verdict.notes.iter().any(|n| n.contains("before the winner wrote its pid")), "{:?}", c.verdict.notes);
+}
+
+#[test]
 fn a_refused_backup_that_took_a_snapshot_anyway_is_a_p5_violation() {
     let mut pair = Pair::first_wins();
     let path = format!("{SNAP_DIR}/{}", snapshot_name("data", TS3, Incremental));

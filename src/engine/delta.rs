@@ -1,6 +1,7 @@
 //! What changed between two observations: new manifests, chunks and multipart uploads,
-//! moved pointers, new and removed snapshots, a changed state file or lock. The checks
-//! of `engine::judge` and the kill-point classifier read runs through this.
+//! moved pointers, new and removed snapshots, a changed state file (lock files have
+//! their own checks in `engine::judge::exclusion`). The checks of `engine::judge` and
+//! the kill-point classifier read runs through this.
 //!
 //! Pure set arithmetic over `engine::history::Observation`; it must not decide whether
 //! a change was allowed.
@@ -21,7 +22,6 @@ pub struct Delta {
     pub new_snapshots: BTreeMap<String, Vec<String>>,
     pub removed_snapshots: BTreeMap<String, Vec<String>>,
     pub state_changed: bool,
-    pub lock_changed: bool,
 }
 
 impl Delta {
@@ -35,7 +35,6 @@ impl Delta {
             new_snapshots: snapshot_diff(&before.snapshots, &after.snapshots),
             removed_snapshots: snapshot_diff(&after.snapshots, &before.snapshots),
             state_changed: before.state != after.state,
-            lock_changed: before.lock != after.lock,
         }
     }
 

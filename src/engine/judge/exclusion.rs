@@ -122,9 +122,12 @@ fn judge_loser(step: usize, winner: &Invocation, loser: &Invocation, v: &mut Ver
     let error = refused.field("error").unwrap_or("");
     match (error.split(LOCK_HELD).nth(1).map(str::trim), winner.pid) {
         (None, _) => v.find(fail("did not say who held it", format!("error={LOCK_HELD} <PID>"), error.into())),
-        (Some(pid), Some(w)) if pid != w.to_string() => {
+        (Some(pid), Some(w)) if pid.parse::<u32>().is_ok_and(|p| p != w) => {
             v.find(fail("named a holder other than the winner", format!("pid {w}"), format!("pid {pid}")))
         }
+        (Some(pid), Some(_)) if pid.parse::<u32>().is_err() => v.note(format!(
+            "contention: the loser read the lock as {pid:?}, before the winner wrote its pid; it still refused"
+        )),
         _ => {}
     }
     if let Some(e) = progress(loser).next() {
@@ -205,7 +208,8 @@ fn judge_state(pair: &ContenderPair, winner: &Invocation, published: &BTreeSet<&
 }
 
 /// A backup refused by a lock whose holder is none of `live_pids` (the backups of this
-/// step that were running) was blocked by a stale lock.
+/// step that were running) was blocked by a stale lock. Not for contender pairs: a
+/// loser may read the winner's lock before the pid is written ([`check_contention`]).
 pub fn check_not_blocked_by_stale_lock(step: usize, inv: &Invocation, live_pids: &[u32]) -> Verdict {
     let mut v = Verdict::default();
     let Some(e) = refusal(inv) else { return v };

@@ -24,7 +24,8 @@ pub struct PriorFailure {
 pub fn check_due_published(run: &BackupRun, expected: &RunExpectation, prior: Option<&PriorFailure>) -> Verdict {
     let mut v = Verdict::default();
     if !expected.kind.admits(&RunKind::Backup) {
-        v.note("publish: nothing is due in this run");
+        let kinds: Vec<&str> = expected.kind.candidates().iter().map(|k| k.as_str()).collect();
+        v.note(format!("publish: a {} run publishes nothing", kinds.join(" or ")));
         return v;
     }
     let (property, context) = match prior {
