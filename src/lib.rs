@@ -18,6 +18,7 @@
 //! documented exit codes of the binary.
 
 pub mod campaign;
+pub mod commands;
 pub mod config;
 pub mod engine;
 pub mod exit;
@@ -27,4 +28,5 @@ pub mod model;
 pub mod oracle;
 pub mod s3;
 pub mod scenario;
+pub mod session;
 pub mod tool;

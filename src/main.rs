@@ -1,1 +1,77 @@
-fn main() {}
+//! The `b2s3-harness` binary: parses the command line and calls the library. Exit codes
+//! are documented in `b2s3_harness::exit` and the README.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use b2s3_harness::commands::{self, CommandError};
+use b2s3_harness::exit;
+
+/// Property-based and fault-injection tester for btrfs_to_s3.
+#[derive(Debug, Parser)]
+#[command(name = "b2s3-harness", version, about)]
+struct Cli {
+    /// Harness config file (default: config/test.toml; env B2S3_CONFIG).
+    #[arg(long, global = true, env = "B2S3_CONFIG", default_value = "config/test.toml")]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check this machine and the config: root, btrfs-progs, loop devices, python3, the tool, S3.
+    Doctor,
+    /// Mount the btrfs fixture, start the embedded S3 server, fix the run's S3 prefix.
+    Setup,
+    /// Undo exactly what setup recorded (also after the harness was killed).
+    Teardown,
+    /// Run the tool once against the fixture and the run's S3 prefix.
+    Run {
+        /// Print the exact command and environment; run nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// The tool's arguments, e.g. `-- backup --once`.
+        #[arg(last = true, required = true)]
+        args: Vec<String>,
+    },
+    /// Delete every object under the run's S3 prefix (needs --yes).
+    Cleanup {
+        /// Confirm the deletion.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+fn dispatch(cli: Cli) -> Result<i32, CommandError> {
+    let config = cli.config;
+    match cli.command {
+        Command::Doctor => commands::doctor::doctor(&config),
+        Command::Setup => commands::lifecycle::setup(&config),
+        Command::Teardown => commands::lifecycle::teardown(&config),
+        Command::Run { dry_run: true, args } => commands::run::dry_run(&config, &args),
+        Command::Run { dry_run: false, args } => commands::run::run(&config, &args),
+        Command::Cleanup { yes } => commands::lifecycle::cleanup(&config, yes),
+    }
+}
+
+fn main() {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { exit::USAGE } else { exit::OK };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
+    if let Err(e) = b2s3_harness::tool::signals::install() {
+        eprintln!("b2s3-harness: cannot install signal handlers: {e}");
+        std::process::exit(exit::HARNESS_ERROR);
+    }
+    let code = dispatch(cli).unwrap_or_else(|e| {
+        eprintln!("b2s3-harness: {e}");
+        e.exit_code()
+    });
+    std::process::exit(code);
+}

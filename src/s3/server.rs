@@ -182,6 +182,19 @@ impl EmbeddedServer {
 
     /// SIGTERM to the server's process group, SIGKILL after a grace period, then reaps it
     /// and removes the record. Calling it again does nothing.
+    /// Leaves the server running after this value is dropped, for a later harness
+    /// process to find through the record (`read_record`) and stop with
+    /// [`stop_recorded`] (`b2s3-harness teardown`).
+    pub fn detach(mut self) -> ServerRecord {
+        // Dropping the `Child` handle neither kills nor waits for the process.
+        drop(self.child.take());
+        ServerRecord {
+            pid: self.pid,
+            port: self.port,
+            started_at: String::new(),
+        }
+    }
+
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             stop_child(&mut child);
