@@ -15,3 +15,5 @@ pub mod finding;
 pub mod manifest;
 pub mod pyjson;
 pub mod schema;
+pub mod store;
+pub mod testkit;
