@@ -11,6 +11,7 @@
 //! - [`events`]: exit codes, error lines and tracebacks (P10).
 //! - [`testkit`]: synthetic send streams and correctly published stores for tests.
 
+pub mod diff;
 pub mod finding;
 pub mod manifest;
 pub mod pyjson;
