@@ -12,7 +12,9 @@
 //! - [`testkit`]: synthetic send streams and correctly published stores for tests.
 
 pub mod diff;
+pub mod events;
 pub mod finding;
+pub mod local;
 pub mod manifest;
 pub mod pyjson;
 pub mod schema;
