@@ -13,8 +13,15 @@ use b2s3_harness::oracle::testkit::{publish, Publish};
 use b2s3_harness::s3::view::MemStore;
 
 fn run(args: &[&str]) -> Vec<u8> {
-    let out = Command::new(args[0]).args(&args[1..]).output().unwrap_or_else(|e| panic!("running {args:?}: {e}"));
-    assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .unwrap_or_else(|e| panic!("running {args:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out.stdout
 }
 
@@ -29,11 +36,22 @@ impl LoopFs {
     fn new() -> LoopFs {
         let dir = tempfile::tempdir().expect("temp dir");
         let img = dir.path().join("img");
-        std::fs::File::create(&img).unwrap().set_len(200 << 20).unwrap();
-        let device = String::from_utf8(run(&["losetup", "--find", "--show", img.to_str().unwrap()])).unwrap().trim().to_string();
+        std::fs::File::create(&img)
+            .unwrap()
+            .set_len(200 << 20)
+            .unwrap();
+        let device =
+            String::from_utf8(run(&["losetup", "--find", "--show", img.to_str().unwrap()]))
+                .unwrap()
+                .trim()
+                .to_string();
         let mnt = dir.path().join("mnt");
         std::fs::create_dir(&mnt).unwrap();
-        let fs = LoopFs { _dir: dir, mnt, device };
+        let fs = LoopFs {
+            _dir: dir,
+            mnt,
+            device,
+        };
         run(&["mkfs.btrfs", "-q", &fs.device]);
         run(&["mount", &fs.device, fs.mnt.to_str().unwrap()]);
         fs
@@ -68,11 +86,37 @@ fn real_streams(fs: &LoopFs) -> (Vec<u8>, Vec<u8>) {
     std::fs::write(fs.path("data/big"), vec![42u8; 20_000]).unwrap();
     std::fs::create_dir(fs.path("data/dir")).unwrap();
     std::os::unix::fs::symlink("../big", fs.path("data/dir/link")).unwrap();
-    run(&["btrfs", "subvolume", "snapshot", "-r", &fs.path("data"), &fs.path("data__20260101T020000Z__full")]);
+    run(&[
+        "btrfs",
+        "subvolume",
+        "snapshot",
+        "-r",
+        &fs.path("data"),
+        &fs.path("data__20260101T020000Z__full"),
+    ]);
     std::fs::write(fs.path("data/dir/new"), b"incremental change").unwrap();
-    run(&["btrfs", "subvolume", "snapshot", "-r", &fs.path("data"), &fs.path("data__20260102T020000Z__inc")]);
-    let full = run(&["btrfs", "send", "-q", &fs.path("data__20260101T020000Z__full")]);
-    let inc = run(&["btrfs", "send", "-q", "-p", &fs.path("data__20260101T020000Z__full"), &fs.path("data__20260102T020000Z__inc")]);
+    run(&[
+        "btrfs",
+        "subvolume",
+        "snapshot",
+        "-r",
+        &fs.path("data"),
+        &fs.path("data__20260102T020000Z__inc"),
+    ]);
+    let full = run(&[
+        "btrfs",
+        "send",
+        "-q",
+        &fs.path("data__20260101T020000Z__full"),
+    ]);
+    let inc = run(&[
+        "btrfs",
+        "send",
+        "-q",
+        "-p",
+        &fs.path("data__20260101T020000Z__full"),
+        &fs.path("data__20260102T020000Z__inc"),
+    ]);
     (full, inc)
 }
 
@@ -88,12 +132,29 @@ fn real_full_and_incremental_send_streams_published_correctly_give_no_finding() 
     }
     let fs = LoopFs::new();
     let (full, inc) = real_streams(&fs);
-    assert!(full.len() > 3 * 4096, "the full spans several chunks ({} bytes)", full.len());
+    assert!(
+        full.len() > 3 * 4096,
+        "the full spans several chunks ({} bytes)",
+        full.len()
+    );
     let mut store = MemStore::default();
     let snapshots_dir = fs.mnt.to_str().unwrap().to_string();
-    let base = Publish { subvolume: "data", kind: BackupKind::Full, ts: "20260101T020000Z", stream: &full, parent_manifest: None, snapshots_dir: &snapshots_dir };
+    let base = Publish {
+        subvolume: "data",
+        kind: BackupKind::Full,
+        ts: "20260101T020000Z",
+        stream: &full,
+        parent_manifest: None,
+        snapshots_dir: &snapshots_dir,
+    };
     let full_key = publish(&mut store, &expect(), &base);
-    let inc_publish = Publish { kind: BackupKind::Incremental, ts: "20260102T020000Z", stream: &inc, parent_manifest: Some(&full_key), ..base.clone() };
+    let inc_publish = Publish {
+        kind: BackupKind::Incremental,
+        ts: "20260102T020000Z",
+        stream: &inc,
+        parent_manifest: Some(&full_key),
+        ..base.clone()
+    };
     publish(&mut store, &expect(), &inc_publish);
     let report = StoreChecker::new(expect()).check(&store, Some(1)).unwrap();
     assert_eq!(report.findings, vec![]);
@@ -102,9 +163,20 @@ fn real_full_and_incremental_send_streams_published_correctly_give_no_finding() 
 
     let cut = full.len() / 4096 * 4096;
     let mut truncated = MemStore::default();
-    publish(&mut truncated, &expect(), &Publish { stream: &full[..cut], ..base });
-    let report = StoreChecker::new(expect()).check(&truncated, Some(1)).unwrap();
+    publish(
+        &mut truncated,
+        &expect(),
+        &Publish {
+            stream: &full[..cut],
+            ..base
+        },
+    );
+    let report = StoreChecker::new(expect())
+        .check(&truncated, Some(1))
+        .unwrap();
     assert_eq!(report.findings.len(), 1, "{:#?}", report.findings);
     assert_eq!(report.findings[0].property, Property::LayoutAndMetadata);
-    assert!(report.findings[0].message.contains("btrfs receive --dump rejects"));
+    assert!(report.findings[0]
+        .message
+        .contains("btrfs receive --dump rejects"));
 }

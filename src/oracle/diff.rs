@@ -88,7 +88,13 @@ impl TreeDiff {
     pub fn render(&self, limit: usize) -> String {
         let mut out = self.summary();
         for item in self.items.iter().take(limit) {
-            out.push_str(&format!("\n  {}: {}: expected {}, seen {}", item.path, item.category.as_str(), item.expected, item.seen));
+            out.push_str(&format!(
+                "\n  {}: {}: expected {}, seen {}",
+                item.path,
+                item.category.as_str(),
+                item.expected,
+                item.seen
+            ));
         }
         if self.items.len() > limit {
             out.push_str(&format!("\n  ... and {} more", self.items.len() - limit));
@@ -101,16 +107,29 @@ impl TreeDiff {
         if self.is_empty() {
             return "no differences".to_string();
         }
-        let counts: Vec<String> = self.counts().iter().map(|(c, n)| format!("{} {n}", c.as_str())).collect();
+        let counts: Vec<String> = self
+            .counts()
+            .iter()
+            .map(|(c, n)| format!("{} {n}", c.as_str()))
+            .collect();
         let plural = if self.items.len() == 1 { "" } else { "s" };
-        format!("{} difference{plural} ({})", self.items.len(), counts.join(", "))
+        format!(
+            "{} difference{plural} ({})",
+            self.items.len(),
+            counts.join(", ")
+        )
     }
 
     /// A P1 finding naming the first difference; `context` says what was compared
     /// (e.g. `restore of <manifest key> into <target>`). `None` when the trees are equal.
     pub fn to_finding(&self, step: Option<usize>, context: &str) -> Option<Finding> {
         let first = self.first()?;
-        let message = format!("{context}: {}; first: {} {}", self.summary(), first.category.as_str(), first.path);
+        let message = format!(
+            "{context}: {}; first: {} {}",
+            self.summary(),
+            first.category.as_str(),
+            first.path
+        );
         Some(
             Finding::new(Property::RoundTrip, step, message)
                 .subject(first.path.clone())
@@ -130,7 +149,12 @@ pub fn diff(expected: &Tree, seen: &Tree) -> TreeDiff {
     let mut items = Vec::new();
     for (path, e) in &expected.entries {
         match seen.get(path) {
-            None => items.push(item(path, DiffCategory::Missing, describe_entry(e), "absent")),
+            None => items.push(item(
+                path,
+                DiffCategory::Missing,
+                describe_entry(e),
+                "absent",
+            )),
             Some(s) => compare_entry(path, e, s, &mut items),
         }
     }
@@ -144,34 +168,79 @@ pub fn diff(expected: &Tree, seen: &Tree) -> TreeDiff {
     TreeDiff { items }
 }
 
-fn item(path: &str, category: DiffCategory, expected: impl Into<String>, seen: impl Into<String>) -> DiffItem {
-    DiffItem { path: path.to_string(), category, expected: expected.into(), seen: seen.into() }
+fn item(
+    path: &str,
+    category: DiffCategory,
+    expected: impl Into<String>,
+    seen: impl Into<String>,
+) -> DiffItem {
+    DiffItem {
+        path: path.to_string(),
+        category,
+        expected: expected.into(),
+        seen: seen.into(),
+    }
 }
 
 fn compare_entry(path: &str, e: &Entry, s: &Entry, items: &mut Vec<DiffItem>) {
     if e.kind != s.kind {
-        items.push(item(path, DiffCategory::Type, kind_name(e.kind), kind_name(s.kind)));
+        items.push(item(
+            path,
+            DiffCategory::Type,
+            kind_name(e.kind),
+            kind_name(s.kind),
+        ));
         return;
     }
     match e.kind {
-        EntryKind::File if e.size != s.size => items.push(item(path, DiffCategory::Size, e.size.to_string(), s.size.to_string())),
-        EntryKind::File if e.sha256 != s.sha256 => items.push(item(path, DiffCategory::Content, sha(e), sha(s))),
-        EntryKind::Symlink if e.symlink_target != s.symlink_target => {
-            items.push(item(path, DiffCategory::SymlinkTarget, target(e), target(s)))
+        EntryKind::File if e.size != s.size => items.push(item(
+            path,
+            DiffCategory::Size,
+            e.size.to_string(),
+            s.size.to_string(),
+        )),
+        EntryKind::File if e.sha256 != s.sha256 => {
+            items.push(item(path, DiffCategory::Content, sha(e), sha(s)))
         }
+        EntryKind::Symlink if e.symlink_target != s.symlink_target => items.push(item(
+            path,
+            DiffCategory::SymlinkTarget,
+            target(e),
+            target(s),
+        )),
         _ => {}
     }
     if e.mode != s.mode {
-        items.push(item(path, DiffCategory::Mode, format!("{:04o}", e.mode), format!("{:04o}", s.mode)));
+        items.push(item(
+            path,
+            DiffCategory::Mode,
+            format!("{:04o}", e.mode),
+            format!("{:04o}", s.mode),
+        ));
     }
     if (e.uid, e.gid) != (s.uid, s.gid) {
-        items.push(item(path, DiffCategory::Owner, format!("{}:{}", e.uid, e.gid), format!("{}:{}", s.uid, s.gid)));
+        items.push(item(
+            path,
+            DiffCategory::Owner,
+            format!("{}:{}", e.uid, e.gid),
+            format!("{}:{}", s.uid, s.gid),
+        ));
     }
     if let Some((name, want, got)) = first_xattr_difference(e, s) {
-        items.push(item(path, DiffCategory::Xattr, format!("{name}={want}"), format!("{name}={got}")));
+        items.push(item(
+            path,
+            DiffCategory::Xattr,
+            format!("{name}={want}"),
+            format!("{name}={got}"),
+        ));
     }
     if e.kind == EntryKind::File && e.mtime_ns != s.mtime_ns {
-        items.push(item(path, DiffCategory::Mtime, time(e.mtime_ns), time(s.mtime_ns)));
+        items.push(item(
+            path,
+            DiffCategory::Mtime,
+            time(e.mtime_ns),
+            time(s.mtime_ns),
+        ));
     }
 }
 
@@ -179,7 +248,13 @@ fn first_xattr_difference<'a>(e: &'a Entry, s: &'a Entry) -> Option<(&'a str, &'
     let names: BTreeSet<&String> = e.xattrs.keys().chain(s.xattrs.keys()).collect();
     names.into_iter().find_map(|name| {
         let (want, got) = (e.xattrs.get(name), s.xattrs.get(name));
-        (want != got).then(|| (name.as_str(), want.map_or("(absent)", String::as_str), got.map_or("(absent)", String::as_str)))
+        (want != got).then(|| {
+            (
+                name.as_str(),
+                want.map_or("(absent)", String::as_str),
+                got.map_or("(absent)", String::as_str),
+            )
+        })
     })
 }
 
@@ -189,19 +264,31 @@ fn hardlink_items(expected: &Tree, seen: &Tree) -> Vec<DiffItem> {
     let common: BTreeSet<&String> = expected
         .entries
         .iter()
-        .filter(|(p, e)| e.kind == EntryKind::File && seen.get(p).is_some_and(|s| s.kind == EntryKind::File))
+        .filter(|(p, e)| {
+            e.kind == EntryKind::File && seen.get(p).is_some_and(|s| s.kind == EntryKind::File)
+        })
         .map(|(p, _)| p)
         .collect();
     let (want, got) = (link_peers(expected, &common), link_peers(seen, &common));
     common
         .iter()
         .filter(|p| want.get(**p) != got.get(**p))
-        .map(|p| item(p, DiffCategory::Hardlink, peers_text(want.get(*p)), peers_text(got.get(*p))))
+        .map(|p| {
+            item(
+                p,
+                DiffCategory::Hardlink,
+                peers_text(want.get(*p)),
+                peers_text(got.get(*p)),
+            )
+        })
         .collect()
 }
 
 /// For each path of `common` in a link group: the other members of its group.
-fn link_peers<'a>(tree: &'a Tree, common: &BTreeSet<&'a String>) -> BTreeMap<&'a String, Vec<&'a String>> {
+fn link_peers<'a>(
+    tree: &'a Tree,
+    common: &BTreeSet<&'a String>,
+) -> BTreeMap<&'a String, Vec<&'a String>> {
     let mut groups: BTreeMap<&String, Vec<&String>> = BTreeMap::new();
     for path in common {
         if let Some(group) = tree.entries[*path].link_group.as_ref() {
@@ -211,7 +298,10 @@ fn link_peers<'a>(tree: &'a Tree, common: &BTreeSet<&'a String>) -> BTreeMap<&'a
     let mut peers = BTreeMap::new();
     for members in groups.values().filter(|m| m.len() > 1) {
         for path in members {
-            peers.insert(*path, members.iter().copied().filter(|m| m != path).collect());
+            peers.insert(
+                *path,
+                members.iter().copied().filter(|m| m != path).collect(),
+            );
         }
     }
     peers
@@ -220,7 +310,10 @@ fn link_peers<'a>(tree: &'a Tree, common: &BTreeSet<&'a String>) -> BTreeMap<&'a
 fn peers_text(peers: Option<&Vec<&String>>) -> String {
     match peers {
         None => "not hardlinked".to_string(),
-        Some(p) => format!("linked with {}", p.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")),
+        Some(p) => format!(
+            "linked with {}",
+            p.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+        ),
     }
 }
 
@@ -242,13 +335,21 @@ fn describe_entry(e: &Entry) -> String {
 }
 
 fn sha(e: &Entry) -> String {
-    e.sha256.clone().map_or("(no hash)".to_string(), |h| format!("sha256 {h}"))
+    e.sha256
+        .clone()
+        .map_or("(no hash)".to_string(), |h| format!("sha256 {h}"))
 }
 
 fn target(e: &Entry) -> String {
-    e.symlink_target.clone().map_or("(none)".to_string(), |t| format!("{t:?}"))
+    e.symlink_target
+        .clone()
+        .map_or("(none)".to_string(), |t| format!("{t:?}"))
 }
 
 fn time(ns: i128) -> String {
-    format!("{}.{:09}", ns.div_euclid(1_000_000_000), ns.rem_euclid(1_000_000_000))
+    format!(
+        "{}.{:09}",
+        ns.div_euclid(1_000_000_000),
+        ns.rem_euclid(1_000_000_000)
+    )
 }

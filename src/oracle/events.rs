@@ -64,12 +64,15 @@ fn has_config_error(stderr: &str) -> bool {
 }
 
 fn has_usage_error(stderr: &str) -> bool {
-    stderr.lines().any(|l| l.starts_with("usage: ")) && stderr.lines().any(|l| l.contains(": error: "))
+    stderr.lines().any(|l| l.starts_with("usage: "))
+        && stderr.lines().any(|l| l.contains(": error: "))
 }
 
 /// The exception line of the first Python traceback in `stderr`, if any.
 pub fn traceback(stderr: &str) -> Option<String> {
-    let mut lines = stderr.lines().skip_while(|l| !l.starts_with("Traceback (most recent call last)"));
+    let mut lines = stderr
+        .lines()
+        .skip_while(|l| !l.starts_with("Traceback (most recent call last)"));
     lines.next()?;
     let exception = lines.find(|l| !l.starts_with(' ') && !l.is_empty());
     Some(exception.unwrap_or("(exception line missing)").to_string())
@@ -81,26 +84,48 @@ pub fn check_invocation(inv: &InvocationOutcome, what: &str, step: Option<usize>
     let mut findings = Vec::new();
     let tb = traceback(inv.stderr);
     if let Some(exception) = &tb {
-        findings.push(p10(format!("{what}: Python traceback on stderr")).subject(exception.clone()));
+        findings
+            .push(p10(format!("{what}: Python traceback on stderr")).subject(exception.clone()));
     }
     if inv.killed_by_harness {
         return findings;
     }
     let Some(code) = inv.exit_code else {
-        findings.push(p10(format!("{what}: ended by a signal the harness did not send")).expected_seen("exit code 0, 1 or 2", "killed by a signal"));
+        findings.push(
+            p10(format!(
+                "{what}: ended by a signal the harness did not send"
+            ))
+            .expected_seen("exit code 0, 1 or 2", "killed by a signal"),
+        );
         return findings;
     };
     if !(0..=2).contains(&code) {
-        findings.push(p10(format!("{what}: exit code outside CONTRACT.md 1.3")).expected_seen("0, 1 or 2", code.to_string()));
+        findings.push(
+            p10(format!("{what}: exit code outside CONTRACT.md 1.3"))
+                .expected_seen("0, 1 or 2", code.to_string()),
+        );
     }
     let errors = error_events(inv);
-    if code != 0 && errors.is_empty() && tb.is_none() && !(code == 2 && has_usage_error(inv.stderr)) {
-        let last = inv.stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("(empty stderr)");
-        let f = p10(format!("{what}: exit {code} without an event=... ERROR line or a config error: line"));
-        findings.push(f.subject(last.to_string()).expected_seen("an ERROR event or config error line", "none"));
+    if code != 0 && errors.is_empty() && tb.is_none() && !(code == 2 && has_usage_error(inv.stderr))
+    {
+        let last = inv
+            .stderr
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("(empty stderr)");
+        let f = p10(format!(
+            "{what}: exit {code} without an event=... ERROR line or a config error: line"
+        ));
+        findings.push(
+            f.subject(last.to_string())
+                .expected_seen("an ERROR event or config error line", "none"),
+        );
     }
     if let Some((event, documented)) = mismatched_exit(&errors, code) {
-        let f = p10(format!("{what}: exit code does not match the error logged ({event})"));
+        let f = p10(format!(
+            "{what}: exit code does not match the error logged ({event})"
+        ));
         findings.push(f.subject(event).expected_seen(documented, code.to_string()));
     }
     findings
@@ -129,7 +154,10 @@ fn error_events(inv: &InvocationOutcome) -> Vec<String> {
 /// with an error event.
 fn mismatched_exit(errors: &[String], code: i32) -> Option<(String, String)> {
     errors.iter().find_map(|name| {
-        let documented = ERROR_EVENT_EXIT.iter().find(|(n, _)| n == name).map(|(_, c)| *c);
+        let documented = ERROR_EVENT_EXIT
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, c)| *c);
         match documented {
             Some(c) if c != code => Some((name.clone(), c.to_string())),
             None if code == 0 => Some((name.clone(), "non-zero".to_string())),

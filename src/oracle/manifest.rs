@@ -119,16 +119,34 @@ pub struct Deviation {
 }
 
 impl Deviation {
-    fn new(field: &str, problem: &str, expected: impl Into<String>, seen: impl Into<String>) -> Self {
-        Deviation { field: field.to_string(), problem: problem.to_string(), expected: expected.into(), seen: seen.into() }
+    fn new(
+        field: &str,
+        problem: &str,
+        expected: impl Into<String>,
+        seen: impl Into<String>,
+    ) -> Self {
+        Deviation {
+            field: field.to_string(),
+            problem: problem.to_string(),
+            expected: expected.into(),
+            seen: seen.into(),
+        }
     }
 
     /// Turns the deviation into a finding about `object` (an S3 key or a file path).
     pub fn to_finding(&self, property: Property, object: &str, step: Option<usize>) -> Finding {
-        let field = if self.field.is_empty() { "(document)" } else { self.field.as_str() };
-        Finding::new(property, step, format!("{object}: {field}: {}", self.problem))
-            .subject(format!("{object}#{}", self.field))
-            .expected_seen(self.expected.clone(), self.seen.clone())
+        let field = if self.field.is_empty() {
+            "(document)"
+        } else {
+            self.field.as_str()
+        };
+        Finding::new(
+            property,
+            step,
+            format!("{object}: {field}: {}", self.problem),
+        )
+        .subject(format!("{object}#{}", self.field))
+        .expected_seen(self.expected.clone(), self.seen.clone())
     }
 }
 
@@ -156,8 +174,16 @@ pub struct PointerCheck {
 }
 
 const MANIFEST_KEYS: [&str; 10] = [
-    "chunk_size", "chunks", "created_at", "kind", "parent_manifest", "s3", "snapshot", "subvolume",
-    "total_bytes", "version",
+    "chunk_size",
+    "chunks",
+    "created_at",
+    "kind",
+    "parent_manifest",
+    "s3",
+    "snapshot",
+    "subvolume",
+    "total_bytes",
+    "version",
 ];
 const SNAPSHOT_KEYS: [&str; 4] = ["name", "parent_uuid", "path", "uuid"];
 const CHUNK_KEYS: [&str; 4] = ["etag", "key", "sha256", "size"];
@@ -167,12 +193,22 @@ const POINTER_KEYS: [&str; 3] = ["created_at", "kind", "manifest_key"];
 pub fn check_manifest(bytes: &[u8]) -> ManifestCheck {
     let (text, value) = match parse_json(bytes) {
         Ok(parsed) => parsed,
-        Err(reason) => return ManifestCheck { unreadable: Some(reason), ..Default::default() },
+        Err(reason) => {
+            return ManifestCheck {
+                unreadable: Some(reason),
+                ..Default::default()
+            }
+        }
     };
     let mut check = ManifestCheck::default();
     match value.as_object() {
         Some(map) => check.deviations = manifest_deviations(map),
-        None => check.deviations.push(Deviation::new("", "not a JSON object", "object", describe(&value))),
+        None => check.deviations.push(Deviation::new(
+            "",
+            "not a JSON object",
+            "object",
+            describe(&value),
+        )),
     }
     check.deviations.extend(text_deviations(text, &value));
     check.manifest = serde_json::from_value(value.clone()).ok();
@@ -187,7 +223,12 @@ pub fn check_manifest(bytes: &[u8]) -> ManifestCheck {
 pub fn check_pointer(bytes: &[u8]) -> PointerCheck {
     let (text, value) = match parse_json(bytes) {
         Ok(parsed) => parsed,
-        Err(reason) => return PointerCheck { unreadable: Some(reason), ..Default::default() },
+        Err(reason) => {
+            return PointerCheck {
+                unreadable: Some(reason),
+                ..Default::default()
+            }
+        }
     };
     let mut check = PointerCheck::default();
     let mut v = Fields::default();
@@ -203,7 +244,10 @@ pub fn check_pointer(bytes: &[u8]) -> PointerCheck {
     check.deviations = v.devs;
     check.deviations.extend(text_deviations(text, &value));
     check.pointer = serde_json::from_value(value.clone()).ok();
-    check.manifest_key = value.get("manifest_key").and_then(Value::as_str).map(str::to_string);
+    check.manifest_key = value
+        .get("manifest_key")
+        .and_then(Value::as_str)
+        .map(str::to_string);
     if check.manifest_key.is_none() {
         check.unreadable = Some("no string manifest_key".to_string());
     }
@@ -236,15 +280,22 @@ fn text_deviations(text: &str, value: &Value) -> Vec<Deviation> {
 
 fn key_problem_deviation(problem: KeyOrderProblem) -> Deviation {
     match problem {
-        KeyOrderProblem::Unsorted { object, previous, key } => Deviation::new(
+        KeyOrderProblem::Unsorted {
+            object,
+            previous,
+            key,
+        } => Deviation::new(
             &object,
             "keys not sorted",
             format!("\"{key}\" before \"{previous}\""),
             format!("\"{key}\" after \"{previous}\""),
         ),
-        KeyOrderProblem::Duplicate { object, key } => {
-            Deviation::new(&object, "duplicate key", "each key once", format!("\"{key}\" repeated"))
-        }
+        KeyOrderProblem::Duplicate { object, key } => Deviation::new(
+            &object,
+            "duplicate key",
+            "each key once",
+            format!("\"{key}\" repeated"),
+        ),
     }
 }
 
@@ -269,7 +320,12 @@ fn manifest_deviations(map: &Map<String, Value>) -> Vec<Deviation> {
     if let (Some(total), Some(sizes)) = (v.uint("/total_bytes", map.get("total_bytes")), sizes) {
         let sum: u64 = sizes.iter().sum();
         if total != sum {
-            v.push("/total_bytes", "total_bytes is not the sum of the chunk sizes", sum.to_string(), total.to_string());
+            v.push(
+                "/total_bytes",
+                "total_bytes is not the sum of the chunk sizes",
+                sum.to_string(),
+                total.to_string(),
+            );
         }
     }
     if let Some(s3) = v.object("/s3", map.get("s3")) {
@@ -286,21 +342,44 @@ struct Fields {
 }
 
 impl Fields {
-    fn push(&mut self, field: &str, problem: &str, expected: impl Into<String>, seen: impl Into<String>) {
-        self.devs.push(Deviation::new(field, problem, expected, seen));
+    fn push(
+        &mut self,
+        field: &str,
+        problem: &str,
+        expected: impl Into<String>,
+        seen: impl Into<String>,
+    ) {
+        self.devs
+            .push(Deviation::new(field, problem, expected, seen));
     }
 
     fn exact_keys(&mut self, path: &str, map: &Map<String, Value>, keys: &[&str]) {
         for key in keys.iter().filter(|k| !map.contains_key(**k)) {
-            self.push(&format!("{path}/{key}"), "missing field", "present", "absent");
+            self.push(
+                &format!("{path}/{key}"),
+                "missing field",
+                "present",
+                "absent",
+            );
         }
         for key in map.keys().filter(|k| !keys.contains(&k.as_str())) {
-            self.push(&format!("{path}/{}", pointer_escape(key)), "unexpected field", "absent", "present");
+            self.push(
+                &format!("{path}/{}", pointer_escape(key)),
+                "unexpected field",
+                "absent",
+                "present",
+            );
         }
     }
 
     /// Present with the wrong type: records it. Absent: already reported by `exact_keys`.
-    fn typed<'a, T>(&mut self, path: &str, v: Option<&'a Value>, want: &str, get: impl Fn(&'a Value) -> Option<T>) -> Option<T> {
+    fn typed<'a, T>(
+        &mut self,
+        path: &str,
+        v: Option<&'a Value>,
+        want: &str,
+        get: impl Fn(&'a Value) -> Option<T>,
+    ) -> Option<T> {
         let v = v?;
         let got = get(v);
         if got.is_none() {
@@ -325,7 +404,12 @@ impl Fields {
     fn name<'a>(&mut self, path: &str, v: Option<&'a Value>) -> Option<&'a str> {
         let s = self.string(path, v)?;
         if s.is_empty() || s.contains('/') {
-            self.push(path, "not a usable name", "non-empty, no '/'", format!("{s:?}"));
+            self.push(
+                path,
+                "not a usable name",
+                "non-empty, no '/'",
+                format!("{s:?}"),
+            );
             return None;
         }
         Some(s)
@@ -341,7 +425,12 @@ impl Fields {
         let s = self.string(path, v)?;
         let kind = BackupKind::parse(s);
         if kind.is_none() {
-            self.push(path, "unknown kind", "\"full\" or \"incremental\"", format!("{s:?}"));
+            self.push(
+                path,
+                "unknown kind",
+                "\"full\" or \"incremental\"",
+                format!("{s:?}"),
+            );
         }
         kind
     }
@@ -349,13 +438,20 @@ impl Fields {
     fn timestamp(&mut self, path: &str, v: Option<&Value>) {
         if let Some(s) = self.string(path, v) {
             if !is_compact_utc(s) {
-                self.push(path, "not a compact UTC timestamp", "YYYYMMDDTHHMMSSZ", format!("{s:?}"));
+                self.push(
+                    path,
+                    "not a compact UTC timestamp",
+                    "YYYYMMDDTHHMMSSZ",
+                    format!("{s:?}"),
+                );
             }
         }
     }
 
     fn snapshot(&mut self, v: Option<&Value>, subvolume: Option<&str>, kind: Option<BackupKind>) {
-        let Some(map) = self.object("/snapshot", v) else { return };
+        let Some(map) = self.object("/snapshot", v) else {
+            return;
+        };
         self.exact_keys("/snapshot", map, &SNAPSHOT_KEYS);
         self.null("/snapshot/uuid", map.get("uuid"));
         self.null("/snapshot/parent_uuid", map.get("parent_uuid"));
@@ -363,14 +459,26 @@ impl Fields {
         if let (Some(name), Some(subvolume), Some(kind)) = (name, subvolume, kind) {
             if !snapshot_name_matches(name, subvolume, kind) {
                 let want = format!("{subvolume}__YYYYMMDDTHHMMSSZ__{}", kind.snapshot_suffix());
-                self.push("/snapshot/name", "snapshot name does not follow section 8", want, format!("{name:?}"));
+                self.push(
+                    "/snapshot/name",
+                    "snapshot name does not follow section 8",
+                    want,
+                    format!("{name:?}"),
+                );
             }
         }
-        let Some(path) = self.string("/snapshot/path", map.get("path")) else { return };
+        let Some(path) = self.string("/snapshot/path", map.get("path")) else {
+            return;
+        };
         let basename = path.rsplit('/').next().unwrap_or("");
         if !path.starts_with('/') || name.is_some_and(|n| n != basename) {
             let want = format!("absolute path ending in /{}", name.unwrap_or("<name>"));
-            self.push("/snapshot/path", "snapshot path is not the absolute path of the snapshot", want, format!("{path:?}"));
+            self.push(
+                "/snapshot/path",
+                "snapshot path is not the absolute path of the snapshot",
+                want,
+                format!("{path:?}"),
+            );
         }
     }
 
@@ -378,12 +486,25 @@ impl Fields {
         let Some(v) = v else { return };
         match (kind, v) {
             (Some(BackupKind::Full), Value::Null) | (None, Value::Null) => {}
-            (Some(BackupKind::Full), _) => self.push("/parent_manifest", "a full has no parent", "null", describe(v)),
+            (Some(BackupKind::Full), _) => self.push(
+                "/parent_manifest",
+                "a full has no parent",
+                "null",
+                describe(v),
+            ),
             (_, Value::String(s)) if !s.is_empty() => {}
-            (Some(BackupKind::Incremental), _) => {
-                self.push("/parent_manifest", "an incremental names its parent", "manifest key", describe(v))
-            }
-            (None, _) => self.push("/parent_manifest", "wrong type", "string or null", describe(v)),
+            (Some(BackupKind::Incremental), _) => self.push(
+                "/parent_manifest",
+                "an incremental names its parent",
+                "manifest key",
+                describe(v),
+            ),
+            (None, _) => self.push(
+                "/parent_manifest",
+                "wrong type",
+                "string or null",
+                describe(v),
+            ),
         }
     }
 
@@ -391,9 +512,18 @@ impl Fields {
     fn chunks(&mut self, v: Option<&Value>, chunk_size: Option<u64>) -> Option<Vec<u64>> {
         let items = self.typed("/chunks", v, "array", Value::as_array)?;
         if items.is_empty() {
-            self.push("/chunks", "no chunks (a send stream is never empty)", "at least one chunk", "[]");
+            self.push(
+                "/chunks",
+                "no chunks (a send stream is never empty)",
+                "at least one chunk",
+                "[]",
+            );
         }
-        let sizes: Vec<Option<u64>> = items.iter().enumerate().map(|(i, item)| self.chunk(i, item)).collect();
+        let sizes: Vec<Option<u64>> = items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| self.chunk(i, item))
+            .collect();
         let sizes: Option<Vec<u64>> = sizes.into_iter().collect();
         if let (Some(sizes), Some(chunk_size)) = (&sizes, chunk_size) {
             self.chunking_rule(sizes, chunk_size);
@@ -408,7 +538,12 @@ impl Fields {
         self.string(&format!("{path}/key"), map.get("key"));
         if let Some(sha) = self.string(&format!("{path}/sha256"), map.get("sha256")) {
             if !is_sha256_hex(sha) {
-                self.push(&format!("{path}/sha256"), "not 64 lowercase hex digits", "sha256 hex", format!("{sha:?}"));
+                self.push(
+                    &format!("{path}/sha256"),
+                    "not 64 lowercase hex digits",
+                    "sha256 hex",
+                    format!("{sha:?}"),
+                );
             }
         }
         let size = self.uint(&format!("{path}/size"), map.get("size"));
@@ -421,13 +556,26 @@ impl Fields {
         let Some(v) = v else { return };
         let multipart = size.map(|s| s > SINGLE_PUT_MAX);
         match (v, multipart) {
-            (Value::Null, Some(false)) => self.push(&path, "a single-PUT chunk records its ETag", "quoted ETag", "null"),
+            (Value::Null, Some(false)) => self.push(
+                &path,
+                "a single-PUT chunk records its ETag",
+                "quoted ETag",
+                "null",
+            ),
             (Value::Null, _) => {}
-            (Value::String(_), Some(true)) => {
-                self.push(&path, "a multipart chunk (over 5 MiB) has a null etag", "null", describe(v))
-            }
+            (Value::String(_), Some(true)) => self.push(
+                &path,
+                "a multipart chunk (over 5 MiB) has a null etag",
+                "null",
+                describe(v),
+            ),
             (Value::String(s), _) if s.len() < 2 || !s.starts_with('"') || !s.ends_with('"') => {
-                self.push(&path, "ETag without its quotes", "\"...\"", format!("{s:?}"))
+                self.push(
+                    &path,
+                    "ETag without its quotes",
+                    "\"...\"",
+                    format!("{s:?}"),
+                )
             }
             (Value::String(_), _) => {}
             _ => self.push(&path, "wrong type", "string or null", describe(v)),
@@ -439,9 +587,19 @@ impl Fields {
         for (i, size) in sizes.iter().enumerate() {
             let path = format!("/chunks/{i}/size");
             if i < last && *size != chunk_size {
-                self.push(&path, "a chunk before the last must be exactly chunk_size", chunk_size.to_string(), size.to_string());
+                self.push(
+                    &path,
+                    "a chunk before the last must be exactly chunk_size",
+                    chunk_size.to_string(),
+                    size.to_string(),
+                );
             } else if i == last && (*size == 0 || *size > chunk_size) {
-                self.push(&path, "the last chunk must be non-empty and at most chunk_size", format!("1..={chunk_size}"), size.to_string());
+                self.push(
+                    &path,
+                    "the last chunk must be non-empty and at most chunk_size",
+                    format!("1..={chunk_size}"),
+                    size.to_string(),
+                );
             }
         }
     }
@@ -459,7 +617,10 @@ pub fn describe(v: &Value) -> String {
     };
     let mut text = v.to_string();
     if text.len() > 60 {
-        let cut = (0..=57).rev().find(|i| text.is_char_boundary(*i)).unwrap_or(0);
+        let cut = (0..=57)
+            .rev()
+            .find(|i| text.is_char_boundary(*i))
+            .unwrap_or(0);
         text.truncate(cut);
         text.push_str("...");
     }
@@ -476,7 +637,20 @@ pub fn is_compact_utc(s: &str) -> bool {
     let num = |r: std::ops::Range<usize>| s[r].parse::<u32>().unwrap_or(u32::MAX);
     let (year, month, day) = (num(0..4), num(4..6), num(6..8));
     let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-    let month_days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let month_days = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
     (1..=12).contains(&month)
         && (1..=month_days[month as usize - 1]).contains(&day)
         && num(9..11) < 24

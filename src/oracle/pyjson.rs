@@ -122,15 +122,26 @@ pub fn layout_mismatch(text: &str, value: &Value) -> Option<LayoutMismatch> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyOrderProblem {
     /// `key` comes after `previous` although it sorts before it.
-    Unsorted { object: String, previous: String, key: String },
-    Duplicate { object: String, key: String },
+    Unsorted {
+        object: String,
+        previous: String,
+        key: String,
+    },
+    Duplicate {
+        object: String,
+        key: String,
+    },
 }
 
 /// Scans valid JSON text (call it only on text `serde_json` accepted) and returns every
 /// object whose keys are not in strictly increasing (code point) order. `object` is a
 /// JSON pointer (`""` for the document, `/chunks/0` for the first chunk).
 pub fn key_order_problems(text: &str) -> Vec<KeyOrderProblem> {
-    let mut scan = Scan { chars: text.chars().collect(), pos: 0, problems: Vec::new() };
+    let mut scan = Scan {
+        chars: text.chars().collect(),
+        pos: 0,
+        problems: Vec::new(),
+    };
     scan.value("");
     scan.problems
 }
@@ -184,7 +195,10 @@ impl Scan {
             }
             let key = self.string();
             if !seen.insert(key.clone()) {
-                self.problems.push(KeyOrderProblem::Duplicate { object: path.into(), key: key.clone() });
+                self.problems.push(KeyOrderProblem::Duplicate {
+                    object: path.into(),
+                    key: key.clone(),
+                });
             } else if let Some(prev) = previous.as_ref().filter(|p| **p > key) {
                 self.problems.push(KeyOrderProblem::Unsorted {
                     object: path.into(),
@@ -225,7 +239,9 @@ impl Scan {
             self.pos += if self.chars[self.pos] == '\\' { 2 } else { 1 };
         }
         self.pos += 1;
-        let raw: String = self.chars[start..self.pos.min(self.chars.len())].iter().collect();
+        let raw: String = self.chars[start..self.pos.min(self.chars.len())]
+            .iter()
+            .collect();
         serde_json::from_str(&raw).unwrap_or(raw)
     }
 }
@@ -256,7 +272,10 @@ mod tests {
     #[test]
     fn layout_accepts_one_trailing_newline_and_names_the_first_differing_line() {
         let value = json!({"a": 1, "b": 2});
-        assert_eq!(layout_mismatch("{\n  \"a\": 1,\n  \"b\": 2\n}\n", &value), None);
+        assert_eq!(
+            layout_mismatch("{\n  \"a\": 1,\n  \"b\": 2\n}\n", &value),
+            None
+        );
         let compact = layout_mismatch("{\"a\": 1, \"b\": 2}", &value).expect("mismatch");
         assert_eq!(compact.line, 1);
         assert_eq!(compact.seen, "`{\"a\": 1, \"b\": 2}`");
@@ -268,8 +287,15 @@ mod tests {
         assert_eq!(
             key_order_problems(text),
             vec![
-                KeyOrderProblem::Unsorted { object: "/a".into(), previous: "z".into(), key: "y".into() },
-                KeyOrderProblem::Duplicate { object: "/a/y/0".into(), key: "k".into() },
+                KeyOrderProblem::Unsorted {
+                    object: "/a".into(),
+                    previous: "z".into(),
+                    key: "y".into()
+                },
+                KeyOrderProblem::Duplicate {
+                    object: "/a/y/0".into(),
+                    key: "k".into()
+                },
             ]
         );
         assert!(key_order_problems(r#"{"a": [1, {"b": null, "c": "}"}], "d": true}"#).is_empty());

@@ -64,8 +64,14 @@ fn command(cmd: u16, attrs: &[Vec<u8>]) -> Vec<u8> {
 pub fn send_stream(name: &str, payload: usize, parent_uuid: Option<[u8; 16]>) -> Vec<u8> {
     let mut out = b"btrfs-stream\0".to_vec();
     out.extend_from_slice(&1u32.to_le_bytes());
-    let uuid: [u8; 16] = Sha256::digest(name.as_bytes())[..16].try_into().expect("16 bytes");
-    let mut head = vec![tlv(ATTR_PATH, name.as_bytes()), tlv(ATTR_UUID, &uuid), tlv(ATTR_CTRANSID, &7u64.to_le_bytes())];
+    let uuid: [u8; 16] = Sha256::digest(name.as_bytes())[..16]
+        .try_into()
+        .expect("16 bytes");
+    let mut head = vec![
+        tlv(ATTR_PATH, name.as_bytes()),
+        tlv(ATTR_UUID, &uuid),
+        tlv(ATTR_CTRANSID, &7u64.to_le_bytes()),
+    ];
     let cmd = match parent_uuid {
         None => CMD_SUBVOL,
         Some(parent) => {
@@ -75,11 +81,21 @@ pub fn send_stream(name: &str, payload: usize, parent_uuid: Option<[u8; 16]>) ->
         }
     };
     out.extend(command(cmd, &head));
-    out.extend(command(CMD_MKFILE, &[tlv(ATTR_PATH, b"file"), tlv(ATTR_INO, &257u64.to_le_bytes())]));
+    out.extend(command(
+        CMD_MKFILE,
+        &[
+            tlv(ATTR_PATH, b"file"),
+            tlv(ATTR_INO, &257u64.to_le_bytes()),
+        ],
+    ));
     let data = pseudo_random(name, payload);
     for (i, piece) in data.chunks(48 * 1024).enumerate() {
         let offset = (i * 48 * 1024) as u64;
-        let attrs = [tlv(ATTR_PATH, b"file"), tlv(ATTR_FILE_OFFSET, &offset.to_le_bytes()), tlv(ATTR_DATA, piece)];
+        let attrs = [
+            tlv(ATTR_PATH, b"file"),
+            tlv(ATTR_FILE_OFFSET, &offset.to_le_bytes()),
+            tlv(ATTR_DATA, piece),
+        ];
         out.extend(command(CMD_WRITE, &attrs));
     }
     out.extend(command(CMD_END, &[]));
@@ -112,13 +128,24 @@ pub struct Publish<'a> {
 
 /// Uploads chunks, manifest and pointer as the tool does, returns the manifest key.
 pub fn publish(store: &mut MemStore, expect: &StoreExpect, p: &Publish) -> String {
-    let dir = format!("{}subvol/{}/{}", expect.prefix, p.subvolume, p.kind.as_str());
+    let dir = format!(
+        "{}subvol/{}/{}",
+        expect.prefix,
+        p.subvolume,
+        p.kind.as_str()
+    );
     let mut chunks = Vec::new();
     for (i, body) in p.stream.chunks(expect.chunk_size as usize).enumerate() {
         let key = format!("{dir}/chunk-{}-{i}.bin", p.ts);
         store.put(&key, body, &expect.storage_class_chunks, Some(&expect.sse));
-        let etag = store.objects[&key].0.etag.clone().filter(|_| body.len() as u64 <= SINGLE_PUT_MAX);
-        chunks.push(json!({"etag": etag, "key": key, "sha256": sha256_hex(body), "size": body.len()}));
+        let etag = store.objects[&key]
+            .0
+            .etag
+            .clone()
+            .filter(|_| body.len() as u64 <= SINGLE_PUT_MAX);
+        chunks.push(
+            json!({"etag": etag, "key": key, "sha256": sha256_hex(body), "size": body.len()}),
+        );
     }
     let name = format!("{}__{}__{}", p.subvolume, p.ts, p.kind.snapshot_suffix());
     let manifest = json!({
@@ -129,14 +156,25 @@ pub fn publish(store: &mut MemStore, expect: &StoreExpect, p: &Publish) -> Strin
     });
     let manifest_key = format!("{dir}/manifest-{}.json", p.ts);
     put_json(store, expect, &manifest_key, &manifest);
-    let pointer = json!({"created_at": p.ts, "kind": p.kind.as_str(), "manifest_key": manifest_key});
-    put_json(store, expect, &format!("{}subvol/{}/current.json", expect.prefix, p.subvolume), &pointer);
+    let pointer =
+        json!({"created_at": p.ts, "kind": p.kind.as_str(), "manifest_key": manifest_key});
+    put_json(
+        store,
+        expect,
+        &format!("{}subvol/{}/current.json", expect.prefix, p.subvolume),
+        &pointer,
+    );
     manifest_key
 }
 
 /// PUTs a document as the tool does: Python layout, manifest class, SSE, JSON type.
 pub fn put_json(store: &mut MemStore, expect: &StoreExpect, key: &str, value: &Value) {
-    store.put(key, python_pretty(value).as_bytes(), &expect.storage_class_manifest, Some(&expect.sse));
+    store.put(
+        key,
+        python_pretty(value).as_bytes(),
+        &expect.storage_class_manifest,
+        Some(&expect.sse),
+    );
     if let Some((info, _)) = store.objects.get_mut(key) {
         info.content_type = Some("application/json".to_string());
     }
@@ -149,5 +187,7 @@ pub fn json_of(store: &MemStore, key: &str) -> Value {
 
 /// The uuid [`send_stream`] gives snapshot `name`, for building an incremental on it.
 pub fn stream_uuid(name: &str) -> [u8; 16] {
-    Sha256::digest(name.as_bytes())[..16].try_into().expect("16 bytes")
+    Sha256::digest(name.as_bytes())[..16]
+        .try_into()
+        .expect("16 bytes")
 }

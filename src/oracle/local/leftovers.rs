@@ -26,7 +26,10 @@ pub struct LockObservation {
 impl LockObservation {
     /// The PID the file names, if it holds a decimal number.
     pub fn pid(&self) -> Option<i32> {
-        self.content.as_deref().and_then(|c| c.trim().parse().ok()).filter(|p| *p > 0)
+        self.content
+            .as_deref()
+            .and_then(|c| c.trim().parse().ok())
+            .filter(|p| *p > 0)
     }
 
     /// A lock file whose holder is not a live process (or that names none) is stale.
@@ -56,11 +59,17 @@ pub fn check_lock_after_exit(
         return None;
     }
     let content = lock.content.clone().unwrap_or_default();
-    let message = format!("lock file {} left behind after a clean exit (holder not running)", lock.path);
+    let message = format!(
+        "lock file {} left behind after a clean exit (holder not running)",
+        lock.path
+    );
     Some(
         Finding::new(Property::Leftovers, step, message)
             .subject(lock.path.clone())
-            .expected_seen("no lock file", format!("lock file containing {:?}", content.trim())),
+            .expected_seen(
+                "no lock file",
+                format!("lock file containing {:?}", content.trim()),
+            ),
     )
 }
 
@@ -106,14 +115,21 @@ pub struct LeftoverCounts {
 /// Counts leftovers.
 pub fn leftovers(input: &LeftoverInput, is_alive: &dyn Fn(i32) -> bool) -> Leftovers {
     Leftovers {
-        incomplete_uploads: input.uploads.iter().map(|u| format!("{} ({})", u.key, u.upload_id)).collect(),
+        incomplete_uploads: input
+            .uploads
+            .iter()
+            .map(|u| format!("{} ({})", u.key, u.upload_id))
+            .collect(),
         orphan_chunks: input.orphan_chunks.to_vec(),
         unrecorded_snapshots: unrecorded_snapshots(input),
         spool_files: input.spool_files.to_vec(),
-        stale_lock: input
-            .lock
-            .is_stale(is_alive)
-            .then(|| format!("{} ({:?})", input.lock.path, input.lock.content.as_deref().unwrap_or("").trim())),
+        stale_lock: input.lock.is_stale(is_alive).then(|| {
+            format!(
+                "{} ({:?})",
+                input.lock.path,
+                input.lock.content.as_deref().unwrap_or("").trim()
+            )
+        }),
     }
 }
 
@@ -124,7 +140,10 @@ fn unrecorded_snapshots(input: &LeftoverInput) -> Vec<String> {
             .state
             .and_then(|s| s.subvolumes.get(subvolume))
             .map(|e| e.last_snapshot.rsplit('/').next().unwrap_or("").to_string());
-        let recorded_ts = recorded.as_deref().and_then(parse_snapshot_name).map(|(_, ts, _)| ts.to_string());
+        let recorded_ts = recorded
+            .as_deref()
+            .and_then(parse_snapshot_name)
+            .map(|(_, ts, _)| ts.to_string());
         for (ts, name) in snapshots_of(input.snapshot_names, subvolume) {
             let newer = match (&recorded, &recorded_ts) {
                 (None, _) => true,
@@ -157,11 +176,26 @@ impl Leftovers {
     /// One P14 finding per non-empty kind, naming the first item.
     pub fn to_findings(&self, step: Option<usize>) -> Vec<Finding> {
         let kinds: [(&str, Vec<String>); 5] = [
-            ("incomplete multipart upload(s) under the prefix", self.incomplete_uploads.clone()),
-            ("chunk object(s) that no manifest references", self.orphan_chunks.clone()),
-            ("snapshot(s) not recorded in the state", self.unrecorded_snapshots.clone()),
-            ("file(s) left in the spool directory", self.spool_files.clone()),
-            ("stale lock file(s)", self.stale_lock.iter().cloned().collect()),
+            (
+                "incomplete multipart upload(s) under the prefix",
+                self.incomplete_uploads.clone(),
+            ),
+            (
+                "chunk object(s) that no manifest references",
+                self.orphan_chunks.clone(),
+            ),
+            (
+                "snapshot(s) not recorded in the state",
+                self.unrecorded_snapshots.clone(),
+            ),
+            (
+                "file(s) left in the spool directory",
+                self.spool_files.clone(),
+            ),
+            (
+                "stale lock file(s)",
+                self.stale_lock.iter().cloned().collect(),
+            ),
         ];
         kinds
             .into_iter()

@@ -9,6 +9,11 @@ pub mod leftovers;
 pub mod retention;
 pub mod state;
 
-pub use leftovers::{check_lock_after_exit, leftovers, pid_is_alive, LeftoverCounts, LeftoverInput, Leftovers, LockObservation};
+pub use leftovers::{
+    check_lock_after_exit, leftovers, pid_is_alive, LeftoverCounts, LeftoverInput, Leftovers,
+    LockObservation,
+};
 pub use retention::{check_retention, snapshots_of, RetentionInput};
-pub use state::{check_state, check_state_matches_pointers, State, StateCheck, StateExpect, SubvolumeState};
+pub use state::{
+    check_state, check_state_matches_pointers, State, StateCheck, StateExpect, SubvolumeState,
+};

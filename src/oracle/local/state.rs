@@ -41,41 +41,50 @@ pub struct StateExpect {
 
 #[derive(Debug, Clone, Default)]
 pub struct StateCheck {
-    /// Set when the file has the shape of section 6 (types, keys).
+    /// Set when the file deserializes into [`State`] (every field present with its
+    /// type; extra fields ignored), even if findings were made.
     pub state: Option<State>,
     pub findings: Vec<Finding>,
 }
 
 /// Parses and judges the state file at `path`, whose content is `bytes`.
-pub fn check_state(bytes: &[u8], path: &str, expect: &StateExpect, step: Option<usize>) -> StateCheck {
-    let mut out = Judge { path, step, findings: Vec::new() };
-    let value: Value = match serde_json::from_slice(bytes) {
-        Ok(v) => v,
-        Err(e) => {
-            out.push("", "state file is not JSON", "JSON object", &e.to_string());
-            return StateCheck { state: None, findings: out.findings };
+pub fn check_state(
+    bytes: &[u8],
+    path: &str,
+    expect: &StateExpect,
+    step: Option<usize>,
+) -> StateCheck {
+    let mut out = Judge {
+        path,
+        step,
+        findings: Vec::new(),
+    };
+    let value = match parse_object(bytes) {
+        Ok(value) => value,
+        Err((problem, seen)) => {
+            out.push("", problem, "JSON object", &seen);
+            return StateCheck {
+                state: None,
+                findings: out.findings,
+            };
         }
     };
-    let Some(map) = value.as_object() else {
-        out.push("", "state file is not a JSON object", "object", &describe(&value));
-        return StateCheck { state: None, findings: out.findings };
-    };
-    out.exact_keys("", map, &["last_run_at", "subvolumes"]);
-    if let Some(ts) = out.string("/last_run_at", map.get("last_run_at")) {
-        out.timestamp("/last_run_at", ts);
+    if let Some(map) = value.as_object() {
+        out.document(map, expect);
     }
-    let entries = map.get("subvolumes").and_then(Value::as_object);
-    if map.get("subvolumes").is_some() && entries.is_none() {
-        out.push("/subvolumes", "wrong type", "object", &describe(&map["subvolumes"]));
+    StateCheck {
+        state: serde_json::from_value(value).ok(),
+        findings: out.findings,
     }
-    for (name, entry) in entries.into_iter().flatten() {
-        out.entry(name, entry, expect);
+}
+
+fn parse_object(bytes: &[u8]) -> Result<Value, (&'static str, String)> {
+    let value: Value =
+        serde_json::from_slice(bytes).map_err(|e| ("state file is not JSON", e.to_string()))?;
+    if !value.is_object() {
+        return Err(("state file is not a JSON object", describe(&value)));
     }
-    for name in expect.fresh.iter().filter(|n| !entries.is_some_and(|e| e.contains_key(*n))) {
-        out.push(&format!("/subvolumes/{name}"), "no entry for a subvolume the run backed up", "an entry", "absent");
-    }
-    let state = if out.findings.is_empty() { serde_json::from_value(value).ok() } else { None };
-    StateCheck { state, findings: out.findings }
+    Ok(value)
 }
 
 struct Judge<'a> {
@@ -86,17 +95,36 @@ struct Judge<'a> {
 
 impl Judge<'_> {
     fn push(&mut self, field: &str, problem: &str, expected: &str, seen: &str) {
-        let message = format!("state file {}: {}: {problem}", self.path, if field.is_empty() { "(document)" } else { field });
-        let finding = Finding::new(Property::Schedule, self.step, message).subject(format!("{}#{field}", self.path));
+        let message = format!(
+            "state file {}: {}: {problem}",
+            self.path,
+            if field.is_empty() {
+                "(document)"
+            } else {
+                field
+            }
+        );
+        let finding = Finding::new(Property::Schedule, self.step, message)
+            .subject(format!("{}#{field}", self.path));
         self.findings.push(finding.expected_seen(expected, seen));
     }
 
     fn exact_keys(&mut self, path: &str, map: &Map<String, Value>, keys: &[&str]) {
         for key in keys.iter().filter(|k| !map.contains_key(**k)) {
-            self.push(&format!("{path}/{key}"), "missing field", "present", "absent");
+            self.push(
+                &format!("{path}/{key}"),
+                "missing field",
+                "present",
+                "absent",
+            );
         }
         for key in map.keys().filter(|k| !keys.contains(&k.as_str())) {
-            self.push(&format!("{path}/{key}"), "unexpected field", "absent", "present");
+            self.push(
+                &format!("{path}/{key}"),
+                "unexpected field",
+                "absent",
+                "present",
+            );
         }
     }
 
@@ -111,7 +139,33 @@ impl Judge<'_> {
 
     fn timestamp(&mut self, field: &str, ts: &str) {
         if !is_compact_utc(ts) {
-            self.push(field, "not a compact UTC timestamp", "YYYYMMDDTHHMMSSZ", &format!("{ts:?}"));
+            self.push(
+                field,
+                "not a compact UTC timestamp",
+                "YYYYMMDDTHHMMSSZ",
+                &format!("{ts:?}"),
+            );
+        }
+    }
+
+    fn document(&mut self, map: &Map<String, Value>, expect: &StateExpect) {
+        self.exact_keys("", map, &["last_run_at", "subvolumes"]);
+        if let Some(ts) = self.string("/last_run_at", map.get("last_run_at")) {
+            self.timestamp("/last_run_at", ts);
+        }
+        let entries = map.get("subvolumes").and_then(Value::as_object);
+        if let Some(v) = map.get("subvolumes").filter(|_| entries.is_none()) {
+            self.push("/subvolumes", "wrong type", "object", &describe(v));
+        }
+        for (name, entry) in entries.into_iter().flatten() {
+            self.entry(name, entry, expect);
+        }
+        for name in expect.fresh.iter() {
+            if !entries.is_some_and(|e| e.contains_key(name)) {
+                let field = format!("/subvolumes/{name}");
+                let problem = "no entry for a subvolume the run backed up";
+                self.push(&field, problem, "an entry", "absent");
+            }
         }
     }
 
@@ -120,7 +174,11 @@ impl Judge<'_> {
         let Some(map) = entry.as_object() else {
             return self.push(&base, "wrong type", "object", &describe(entry));
         };
-        self.exact_keys(&base, map, &["last_full_at", "last_manifest", "last_snapshot"]);
+        self.exact_keys(
+            &base,
+            map,
+            &["last_full_at", "last_manifest", "last_snapshot"],
+        );
         let full = self.string(&format!("{base}/last_full_at"), map.get("last_full_at"));
         let manifest = self.string(&format!("{base}/last_manifest"), map.get("last_manifest"));
         let snapshot = self.string(&format!("{base}/last_snapshot"), map.get("last_snapshot"));
@@ -134,14 +192,26 @@ impl Judge<'_> {
             let ok = matches!(parse_key(&expect.prefix, key), Ok(KeyRole::Manifest { subvolume, .. }) if subvolume == name);
             if !ok {
                 let want = format!("{}subvol/{name}/K/manifest-TS.json", expect.prefix);
-                self.push(&format!("{base}/last_manifest"), "not a manifest key of this subvolume under the prefix", &want, key);
+                self.push(
+                    &format!("{base}/last_manifest"),
+                    "not a manifest key of this subvolume under the prefix",
+                    &want,
+                    key,
+                );
             }
         }
         if let Some(path) = snapshot {
             let (dir, file) = path.rsplit_once('/').unwrap_or(("", path));
-            if dir != expect.snapshots_dir || parse_snapshot_name(file).map(|(s, _, _)| s) != Some(name) {
+            if dir != expect.snapshots_dir
+                || parse_snapshot_name(file).map(|(s, _, _)| s) != Some(name)
+            {
                 let want = format!("{}/{name}__TS__<full|inc>", expect.snapshots_dir);
-                self.push(&format!("{base}/last_snapshot"), "not a snapshot of this subvolume in snapshots.base_dir", &want, path);
+                self.push(
+                    &format!("{base}/last_snapshot"),
+                    "not a snapshot of this subvolume in snapshots.base_dir",
+                    &want,
+                    path,
+                );
             }
         }
     }
@@ -162,11 +232,16 @@ pub fn check_state_matches_pointers(
         let recorded = state.subvolumes.get(name).map(|s| s.last_manifest.as_str());
         let published = pointers.get(name).map(|p| p.manifest_key.as_str());
         if recorded != published {
-            let message = format!("state's last_manifest of {name} is not the manifest its current.json names");
+            let message = format!(
+                "state's last_manifest of {name} is not the manifest its current.json names"
+            );
             findings.push(
                 Finding::new(Property::Schedule, step, message)
                     .subject(name.clone())
-                    .expected_seen(published.unwrap_or("(no current.json)"), recorded.unwrap_or("(no entry)")),
+                    .expected_seen(
+                        published.unwrap_or("(no current.json)"),
+                        recorded.unwrap_or("(no entry)"),
+                    ),
             );
         }
     }

@@ -19,13 +19,26 @@ pub enum Lookup {
 pub enum ChainEnd {
     /// At a full with no parent: restorable as far as manifests go.
     Full,
-    Missing { key: String },
-    Unreadable { key: String, reason: String },
-    Loop { key: String },
+    Missing {
+        key: String,
+    },
+    Unreadable {
+        key: String,
+        reason: String,
+    },
+    Loop {
+        key: String,
+    },
     /// The oldest manifest (no parent) is not a full.
-    NotFull { key: String, kind: BackupKind },
+    NotFull {
+        key: String,
+        kind: BackupKind,
+    },
     /// The walk could not go on (S3 error): no verdict.
-    Undecided { key: String, reason: String },
+    Undecided {
+        key: String,
+        reason: String,
+    },
 }
 
 /// A chain, newest manifest first.
@@ -47,11 +60,14 @@ impl Chain {
         match &self.end {
             ChainEnd::Full | ChainEnd::Undecided { .. } => None,
             ChainEnd::Missing { key } => Some(format!("manifest {key} does not exist")),
-            ChainEnd::Unreadable { key, reason } => Some(format!("manifest {key} cannot be read: {reason}")),
-            ChainEnd::Loop { key } => Some(format!("manifest chain loops at {key}")),
-            ChainEnd::NotFull { key, kind } => {
-                Some(format!("manifest chain does not end in a full: {key} is {} with no parent", kind.as_str()))
+            ChainEnd::Unreadable { key, reason } => {
+                Some(format!("manifest {key} cannot be read: {reason}"))
             }
+            ChainEnd::Loop { key } => Some(format!("manifest chain loops at {key}")),
+            ChainEnd::NotFull { key, kind } => Some(format!(
+                "manifest chain does not end in a full: {key} is {} with no parent",
+                kind.as_str()
+            )),
         }
     }
 }
@@ -62,23 +78,56 @@ pub fn walk(start: &str, lookup: &mut dyn FnMut(&str) -> Lookup) -> Chain {
     let mut current = start.to_string();
     loop {
         if keys.contains(&current) {
-            return Chain { manifest_keys: keys, end: ChainEnd::Loop { key: current } };
+            return Chain {
+                manifest_keys: keys,
+                end: ChainEnd::Loop { key: current },
+            };
         }
         let link = match lookup(&current) {
             Lookup::Found(link) => link,
-            Lookup::Missing => return Chain { manifest_keys: keys, end: ChainEnd::Missing { key: current } },
+            Lookup::Missing => {
+                return Chain {
+                    manifest_keys: keys,
+                    end: ChainEnd::Missing { key: current },
+                }
+            }
             Lookup::Unreadable(reason) => {
-                return Chain { manifest_keys: keys, end: ChainEnd::Unreadable { key: current, reason } }
+                return Chain {
+                    manifest_keys: keys,
+                    end: ChainEnd::Unreadable {
+                        key: current,
+                        reason,
+                    },
+                }
             }
             Lookup::Error(reason) => {
-                return Chain { manifest_keys: keys, end: ChainEnd::Undecided { key: current, reason } }
+                return Chain {
+                    manifest_keys: keys,
+                    end: ChainEnd::Undecided {
+                        key: current,
+                        reason,
+                    },
+                }
             }
         };
         keys.push(current.clone());
         match link.parent_manifest {
             Some(parent) => current = parent,
-            None if link.kind == BackupKind::Full => return Chain { manifest_keys: keys, end: ChainEnd::Full },
-            None => return Chain { manifest_keys: keys, end: ChainEnd::NotFull { key: current, kind: link.kind } },
+            None if link.kind == BackupKind::Full => {
+                return Chain {
+                    manifest_keys: keys,
+                    end: ChainEnd::Full,
+                }
+            }
+            None => {
+                return Chain {
+                    manifest_keys: keys,
+                    end: ChainEnd::NotFull {
+                        key: current,
+                        kind: link.kind,
+                    },
+                }
+            }
         }
     }
 }

@@ -33,7 +33,10 @@ pub enum ChunkProblem {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DumpOutcome {
     Accepted,
-    Rejected { status: String, stderr: String },
+    Rejected {
+        status: String,
+        stderr: String,
+    },
     /// The check could not be made; the reason says why.
     NotRun(String),
 }
@@ -81,7 +84,11 @@ pub(super) fn verify_chunks(
     cache: &mut ChunkCache,
     mode: &DumpMode,
 ) -> ChunkVerdict {
-    let mut verdict = ChunkVerdict { problems: Vec::new(), unverified: Vec::new(), dump: DumpOutcome::Accepted };
+    let mut verdict = ChunkVerdict {
+        problems: Vec::new(),
+        unverified: Vec::new(),
+        dump: DumpOutcome::Accepted,
+    };
     let prints = presence(link, info_of, &mut verdict);
     let all: Option<Vec<Fingerprint>> = prints.iter().cloned().collect();
     let mut sink = match (&all, mode) {
@@ -108,12 +115,16 @@ pub(super) fn verify_chunks(
         };
         if hash != chunk.sha256 {
             sink.abandon(&format!("chunk {} does not match its sha256", chunk.key));
-            let problem = ChunkProblem::Sha256 { manifest: chunk.sha256.clone(), object: hash };
+            let problem = ChunkProblem::Sha256 {
+                manifest: chunk.sha256.clone(),
+                object: hash,
+            };
             verdict.problems.push((index, chunk.key.clone(), problem));
         }
     }
     verdict.dump = sink.finish();
-    if let (Some(all), DumpOutcome::Accepted | DumpOutcome::Rejected { .. }) = (all, &verdict.dump) {
+    if let (Some(all), DumpOutcome::Accepted | DumpOutcome::Rejected { .. }) = (all, &verdict.dump)
+    {
         cache.dumps.insert(all, verdict.dump.clone());
     }
     verdict
@@ -129,7 +140,10 @@ fn presence(
     for (index, chunk) in link.chunks.iter().enumerate() {
         let problem = match info_of(&chunk.key) {
             None => Some(ChunkProblem::Missing),
-            Some(info) if info.size != chunk.size => Some(ChunkProblem::Size { manifest: chunk.size, object: info.size }),
+            Some(info) if info.size != chunk.size => Some(ChunkProblem::Size {
+                manifest: chunk.size,
+                object: info.size,
+            }),
             Some(info) => {
                 prints.push(Some(fingerprint(&info)));
                 None
@@ -143,9 +157,17 @@ fn presence(
     prints
 }
 
-fn download(store: &dyn StoreView, key: &str, cache: &mut ChunkCache, sink: &mut Sink) -> Result<String, String> {
+fn download(
+    store: &dyn StoreView,
+    key: &str,
+    cache: &mut ChunkCache,
+    sink: &mut Sink,
+) -> Result<String, String> {
     let body = store.get(key).map_err(|e| match e {
-        StoreError::Archived(_) => "archived and not restored: size checked by HeadObject only, SHA-256 not verified".to_string(),
+        StoreError::Archived(_) => {
+            "archived and not restored: size checked by HeadObject only, SHA-256 not verified"
+                .to_string()
+        }
         other => format!("download failed, SHA-256 not verified: {other}"),
     })?;
     cache.downloads += 1;
@@ -157,7 +179,11 @@ fn download(store: &dyn StoreView, key: &str, cache: &mut ChunkCache, sink: &mut
 enum Sink {
     Idle(String),
     Cached(DumpOutcome),
-    Running { child: Child, stdin: Option<ChildStdin>, stderr: Option<JoinHandle<String>> },
+    Running {
+        child: Child,
+        stdin: Option<ChildStdin>,
+        stderr: Option<JoinHandle<String>>,
+    },
 }
 
 impl Sink {
@@ -166,7 +192,9 @@ impl Sink {
     }
 
     fn start(argv: &[String]) -> Sink {
-        let Some((program, args)) = argv.split_first() else { return Sink::idle("empty dump command") };
+        let Some((program, args)) = argv.split_first() else {
+            return Sink::idle("empty dump command");
+        };
         let spawned = Command::new(program)
             .args(args)
             .stdin(Stdio::piped())
@@ -185,7 +213,11 @@ impl Sink {
                     }
                     text
                 });
-                Sink::Running { child, stdin, stderr: Some(stderr) }
+                Sink::Running {
+                    child,
+                    stdin,
+                    stderr: Some(stderr),
+                }
             }
         }
     }
@@ -196,7 +228,10 @@ impl Sink {
 
     /// A write error means the process stopped reading: its exit status tells why.
     fn feed(&mut self, bytes: &[u8]) {
-        if let Sink::Running { stdin: Some(pipe), .. } = self {
+        if let Sink::Running {
+            stdin: Some(pipe), ..
+        } = self
+        {
             if pipe.write_all(bytes).is_err() {
                 if let Sink::Running { stdin, .. } = self {
                     *stdin = None;
@@ -220,14 +255,23 @@ impl Sink {
         match self {
             Sink::Idle(reason) => DumpOutcome::NotRun(reason),
             Sink::Cached(outcome) => outcome,
-            Sink::Running { mut child, stdin, stderr } => {
+            Sink::Running {
+                mut child,
+                stdin,
+                stderr,
+            } => {
                 drop(stdin);
                 let status = child.wait();
                 let text = stderr.and_then(|h| h.join().ok()).unwrap_or_default();
                 match status {
                     Ok(s) if s.success() => DumpOutcome::Accepted,
-                    Ok(s) => DumpOutcome::Rejected { status: s.to_string(), stderr: text.trim().to_string() },
-                    Err(e) => DumpOutcome::NotRun(format!("waiting for btrfs receive --dump failed: {e}")),
+                    Ok(s) => DumpOutcome::Rejected {
+                        status: s.to_string(),
+                        stderr: text.trim().to_string(),
+                    },
+                    Err(e) => {
+                        DumpOutcome::NotRun(format!("waiting for btrfs receive --dump failed: {e}"))
+                    }
                 }
             }
         }

@@ -18,8 +18,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use serde::{Deserialize, Serialize};
 
 use self::chain::{walk, Chain, Lookup};
-use self::chunks::{fingerprint, verify_chunks, ChunkCache, ChunkProblem, ChunkVerdict, DumpOutcome, Fingerprint};
 pub use self::chunks::DumpMode;
+use self::chunks::{
+    fingerprint, verify_chunks, ChunkCache, ChunkProblem, ChunkVerdict, DumpOutcome, Fingerprint,
+};
 use self::layout::{chunk_key, manifest_key, parse_key, KeyRole};
 use super::finding::{Finding, Property};
 use super::manifest::{check_manifest, check_pointer, Deviation, Manifest, ManifestCheck, Pointer};
@@ -120,7 +122,9 @@ impl Tally {
         for rule in &self.order {
             let (mut finding, count) = self.groups.remove(rule).expect("rule recorded");
             if count > 1 {
-                finding.message.push_str(&format!(" [and {} more like it]", count - 1));
+                finding
+                    .message
+                    .push_str(&format!(" [and {} more like it]", count - 1));
             }
             out.push(finding);
         }
@@ -140,7 +144,10 @@ struct Run {
 
 impl Run {
     fn undecided(&mut self, subject: &str, reason: impl Into<String>) {
-        self.undecided.push(Undecided { subject: subject.to_string(), reason: reason.into() });
+        self.undecided.push(Undecided {
+            subject: subject.to_string(),
+            reason: reason.into(),
+        });
     }
 
     fn p7(&self, message: String, subject: &str) -> Finding {
@@ -148,15 +155,27 @@ impl Run {
     }
 
     fn deviation(&mut self, object: &str, d: &Deviation) {
-        let field: String = d.field.split('/').map(|s| if s.parse::<u64>().is_ok() { "*" } else { s }).collect::<Vec<_>>().join("/");
+        let field: String = d
+            .field
+            .split('/')
+            .map(|s| if s.parse::<u64>().is_ok() { "*" } else { s })
+            .collect::<Vec<_>>()
+            .join("/");
         let finding = d.to_finding(Property::LayoutAndMetadata, object, self.step);
-        self.tally.add(&format!("deviation {field} {}", d.problem), finding);
+        self.tally
+            .add(&format!("deviation {field} {}", d.problem), finding);
     }
 }
 
 impl StoreChecker {
     pub fn new(expect: StoreExpect) -> StoreChecker {
-        StoreChecker { expect, dump: DumpMode::default(), chunk_cache: ChunkCache::default(), heads: HashMap::new(), texts: HashMap::new() }
+        StoreChecker {
+            expect,
+            dump: DumpMode::default(),
+            chunk_cache: ChunkCache::default(),
+            heads: HashMap::new(),
+            texts: HashMap::new(),
+        }
     }
 
     /// Replaces the stream check (`btrfs receive --dump` by default).
@@ -176,19 +195,38 @@ impl StoreChecker {
 
     /// Checks the whole prefix. `Err` only when the store cannot be listed or inspected
     /// at all (a harness problem, not a finding).
-    pub fn check(&mut self, store: &dyn StoreView, step: Option<usize>) -> Result<StoreReport, StoreError> {
-        let snapshot = StoreSnapshot { prefix: self.expect.prefix.clone(), ..Default::default() };
-        let mut run = Run { step, tally: Tally::default(), undecided: Vec::new(), snapshot, roles: BTreeMap::new(), loaded: BTreeMap::new() };
+    pub fn check(
+        &mut self,
+        store: &dyn StoreView,
+        step: Option<usize>,
+    ) -> Result<StoreReport, StoreError> {
+        let snapshot = StoreSnapshot {
+            prefix: self.expect.prefix.clone(),
+            ..Default::default()
+        };
+        let mut run = Run {
+            step,
+            tally: Tally::default(),
+            undecided: Vec::new(),
+            snapshot,
+            roles: BTreeMap::new(),
+            loaded: BTreeMap::new(),
+        };
         self.observe(store, &mut run)?;
-        let manifest_keys: Vec<String> =
-            run.roles.iter().filter(|(_, r)| matches!(r, KeyRole::Manifest { .. })).map(|(k, _)| k.clone()).collect();
+        let manifest_keys: Vec<String> = run
+            .roles
+            .iter()
+            .filter(|(_, r)| matches!(r, KeyRole::Manifest { .. }))
+            .map(|(k, _)| k.clone())
+            .collect();
         for key in manifest_keys {
             self.load(store, &mut run, &key);
         }
         let pointer_keys: Vec<(String, String)> = run
             .roles
             .iter()
-            .filter_map(|(k, r)| matches!(r, KeyRole::Pointer { .. }).then(|| (k.clone(), r.subvolume().to_string())))
+            .filter(|(_, r)| matches!(r, KeyRole::Pointer { .. }))
+            .map(|(k, r)| (k.clone(), r.subvolume().to_string()))
             .collect();
         for (key, subvolume) in pointer_keys {
             self.pointer(store, &mut run, &key, &subvolume);
@@ -196,7 +234,11 @@ impl StoreChecker {
         self.verify_all_chunks(store, &mut run);
         judge_chunks(&mut run);
         finish_leftovers(store, &self.expect.prefix, &mut run)?;
-        Ok(StoreReport { snapshot: run.snapshot, findings: run.tally.into_findings(), undecided: run.undecided })
+        Ok(StoreReport {
+            snapshot: run.snapshot,
+            findings: run.tally.into_findings(),
+            undecided: run.undecided,
+        })
     }
 
     /// Lists the prefix, heads every object, checks key layout and metadata.
@@ -244,13 +286,20 @@ impl StoreChecker {
             Err(e) => Lookup::Error(e.to_string()),
         };
         if let Lookup::Unreadable(reason) = &lookup {
-            run.snapshot.unreadable_manifests.insert(key.to_string(), reason.clone());
+            run.snapshot
+                .unreadable_manifests
+                .insert(key.to_string(), reason.clone());
         }
         run.loaded.insert(key.to_string(), lookup.clone());
         lookup
     }
 
-    fn manifest_bytes(&mut self, store: &dyn StoreView, run: &Run, key: &str) -> Result<Vec<u8>, StoreError> {
+    fn manifest_bytes(
+        &mut self,
+        store: &dyn StoreView,
+        run: &Run,
+        key: &str,
+    ) -> Result<Vec<u8>, StoreError> {
         let print = run.snapshot.objects.get(key).map(fingerprint);
         if let Some(bytes) = print.as_ref().and_then(|p| self.texts.get(p)) {
             return Ok(bytes.clone());
@@ -273,25 +322,50 @@ impl StoreChecker {
         }
         if let Some(manifest) = &check.manifest {
             self.manifest_vs_config(run, key, manifest);
-            run.snapshot.manifests.insert(key.to_string(), manifest.clone());
+            run.snapshot
+                .manifests
+                .insert(key.to_string(), manifest.clone());
         }
-        let (Some(link), Some(role)) = (&check.link, run.roles.get(key).cloned()) else { return };
-        let KeyRole::Manifest { subvolume, kind, ts } = role else { return };
+        let (Some(link), Some(role)) = (&check.link, run.roles.get(key).cloned()) else {
+            return;
+        };
+        let KeyRole::Manifest {
+            subvolume,
+            kind,
+            ts,
+        } = role
+        else {
+            return;
+        };
         let expect = |what: &str, want: String, seen: String| (what.to_string(), want, seen);
         let mut mismatches = Vec::new();
         if link.kind != kind {
-            mismatches.push(expect("kind differs from the K segment of its key", kind.as_str().into(), link.kind.as_str().into()));
+            mismatches.push(expect(
+                "kind differs from the K segment of its key",
+                kind.as_str().into(),
+                link.kind.as_str().into(),
+            ));
         }
         if let Some(m) = &check.manifest {
             if m.created_at != ts {
-                mismatches.push(expect("created_at differs from the TS of its key", ts.clone(), m.created_at.clone()));
+                mismatches.push(expect(
+                    "created_at differs from the TS of its key",
+                    ts.clone(),
+                    m.created_at.clone(),
+                ));
             }
             if m.subvolume != subvolume {
-                mismatches.push(expect("subvolume differs from the N of its key", subvolume.clone(), m.subvolume.clone()));
+                mismatches.push(expect(
+                    "subvolume differs from the N of its key",
+                    subvolume.clone(),
+                    m.subvolume.clone(),
+                ));
             }
         }
         for (what, want, seen) in mismatches {
-            let f = run.p7(format!("manifest {what}"), key).expected_seen(want, seen);
+            let f = run
+                .p7(format!("manifest {what}"), key)
+                .expected_seen(want, seen);
             run.tally.add(&format!("manifest {what}"), f);
         }
         self.chunk_keys_vs_manifest_key(run, key, link, (&subvolume, kind, &ts));
@@ -299,13 +373,25 @@ impl StoreChecker {
 
     fn manifest_vs_config(&self, run: &mut Run, key: &str, m: &Manifest) {
         if m.chunk_size != self.expect.chunk_size {
-            let f = run.p7("manifest chunk_size is not the configured s3.chunk_size_bytes".into(), key)
+            let f = run
+                .p7(
+                    "manifest chunk_size is not the configured s3.chunk_size_bytes".into(),
+                    key,
+                )
                 .expected_seen(self.expect.chunk_size.to_string(), m.chunk_size.to_string());
             run.tally.add("manifest chunk_size", f);
         }
         if m.s3.storage_class != self.expect.storage_class_chunks {
-            let f = run.p7("manifest s3.storage_class is not the configured s3.storage_class_chunks".into(), key)
-                .expected_seen(self.expect.storage_class_chunks.clone(), m.s3.storage_class.clone());
+            let f = run
+                .p7(
+                    "manifest s3.storage_class is not the configured s3.storage_class_chunks"
+                        .into(),
+                    key,
+                )
+                .expected_seen(
+                    self.expect.storage_class_chunks.clone(),
+                    m.s3.storage_class.clone(),
+                );
             run.tally.add("manifest s3.storage_class", f);
         }
     }
@@ -313,17 +399,29 @@ impl StoreChecker {
     /// Chunk i of manifest `subvol/N/K/manifest-TS.json` must be `subvol/N/K/chunk-TS-i.bin`,
     /// and an incremental's parent must be a manifest key of the same subvolume under the
     /// prefix.
-    fn chunk_keys_vs_manifest_key(&self, run: &mut Run, key: &str, link: &super::manifest::ChainLink, at: (&str, super::manifest::BackupKind, &str)) {
+    fn chunk_keys_vs_manifest_key(
+        &self,
+        run: &mut Run,
+        key: &str,
+        link: &super::manifest::ChainLink,
+        at: (&str, super::manifest::BackupKind, &str),
+    ) {
         let (subvolume, kind, ts) = at;
         for (i, chunk) in link.chunks.iter().enumerate() {
             let want = chunk_key(&self.expect.prefix, subvolume, kind, ts, i);
             if chunk.key != want {
-                let f = run.p7(format!("manifest {key}: chunk {i} has the wrong key (order, index or TS)"), &chunk.key)
+                let f = run
+                    .p7(
+                        format!("manifest {key}: chunk {i} has the wrong key (order, index or TS)"),
+                        &chunk.key,
+                    )
                     .expected_seen(want, chunk.key.clone());
                 run.tally.add(&format!("chunk key of {key}"), f);
             }
         }
-        let Some(parent) = &link.parent_manifest else { return };
+        let Some(parent) = &link.parent_manifest else {
+            return;
+        };
         let same_subvolume = matches!(parse_key(&self.expect.prefix, parent), Ok(KeyRole::Manifest { subvolume: s, .. }) if s == subvolume);
         if !same_subvolume || parent == key {
             let f = run.p7(format!("manifest {key}: parent_manifest is not another manifest key of {subvolume} under the prefix"), key)
@@ -345,8 +443,12 @@ impl StoreChecker {
         }
         let Some(target) = check.manifest_key.clone() else {
             let reason = check.unreadable.unwrap_or_default();
-            let f = Finding::new(Property::NoPartialPublish, run.step, format!("current.json of {subvolume} names no manifest: {reason}"))
-                .subject(key.to_string());
+            let f = Finding::new(
+                Property::NoPartialPublish,
+                run.step,
+                format!("current.json of {subvolume} names no manifest: {reason}"),
+            )
+            .subject(key.to_string());
             return run.tally.push(f);
         };
         if let Some(p) = &check.pointer {
@@ -356,13 +458,19 @@ impl StoreChecker {
                     .expected_seen(want, target.clone());
                 run.tally.add("pointer manifest_key", f);
             }
-            run.snapshot.pointers.insert(subvolume.to_string(), p.clone());
+            run.snapshot
+                .pointers
+                .insert(subvolume.to_string(), p.clone());
         }
         let chain = walk(&target, &mut |k: &str| self.load(store, run, k));
         if let Some(problem) = chain.problem() {
-            let f = Finding::new(Property::NoPartialPublish, run.step, format!("current.json of {subvolume}: {problem}"))
-                .subject(key.to_string())
-                .expected_seen("a chain of existing manifests ending in a full", problem);
+            let f = Finding::new(
+                Property::NoPartialPublish,
+                run.step,
+                format!("current.json of {subvolume}: {problem}"),
+            )
+            .subject(key.to_string())
+            .expected_seen("a chain of existing manifests ending in a full", problem);
             run.tally.push(f);
         }
         if let chain::ChainEnd::Undecided { key: at, reason } = &chain.end {
@@ -374,7 +482,9 @@ impl StoreChecker {
     fn verify_all_chunks(&mut self, store: &dyn StoreView, run: &mut Run) {
         let prefix = self.expect.prefix.clone();
         for (key, lookup) in &run.loaded {
-            let Lookup::Found(link) = lookup else { continue };
+            let Lookup::Found(link) = lookup else {
+                continue;
+            };
             let objects = &run.snapshot.objects;
             let mut info_of = |k: &str| {
                 if k.starts_with(&prefix) {
@@ -383,7 +493,8 @@ impl StoreChecker {
                     store.head(k).ok()
                 }
             };
-            let verdict = verify_chunks(store, link, &mut info_of, &mut self.chunk_cache, &self.dump);
+            let verdict =
+                verify_chunks(store, link, &mut info_of, &mut self.chunk_cache, &self.dump);
             run.snapshot.chunk_verdicts.insert(key.clone(), verdict);
         }
     }
@@ -392,30 +503,23 @@ impl StoreChecker {
 /// Turns chunk verdicts into findings: P2 along pointer chains, P7 elsewhere and for
 /// streams `btrfs receive --dump` rejects; undecided entries for what was not checked.
 fn judge_chunks(run: &mut Run) {
-    let mut in_chain = BTreeSet::new();
-    let chains: Vec<(String, Chain)> = run.snapshot.chains.iter().map(|(s, c)| (s.clone(), c.clone())).collect();
-    for (subvolume, chain) in chains {
-        let mut problems = chain.manifest_keys.iter().rev().flat_map(|m| {
-            in_chain.insert(m.clone());
-            run.snapshot.chunk_verdicts.get(m).into_iter().flat_map(move |v| v.problems.iter().map(move |p| (m.clone(), p.clone())))
-        });
-        let Some((manifest, (_, chunk, problem))) = problems.next() else { continue };
-        let more = problems.count();
-        let (what, want, seen) = describe_problem(&problem);
-        let mut message = format!("current.json of {subvolume}: chunk {chunk} of manifest {manifest} {what}");
-        if more > 0 {
-            message.push_str(&format!(" [and {more} more chunk problems in this chain]"));
-        }
-        let f = Finding::new(Property::NoPartialPublish, run.step, message).subject(chunk).expected_seen(want, seen);
-        run.tally.push(f);
-    }
-    let verdicts: Vec<(String, ChunkVerdict)> = run.snapshot.chunk_verdicts.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let in_chain = judge_chains(run);
+    let verdicts: Vec<(String, ChunkVerdict)> = run
+        .snapshot
+        .chunk_verdicts
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     for (manifest, verdict) in verdicts {
         if !in_chain.contains(&manifest) {
             for (_, chunk, problem) in &verdict.problems {
                 let (what, want, seen) = describe_problem(problem);
-                let f = run.p7(format!("manifest {manifest} (not published by any current.json): chunk {what}"), chunk).expected_seen(want, seen);
-                run.tally.add(&format!("unpublished manifest chunk {what}"), f);
+                let message = format!(
+                    "manifest {manifest} (not published by any current.json): chunk {what}"
+                );
+                let f = run.p7(message, chunk).expected_seen(want, seen);
+                run.tally
+                    .add(&format!("unpublished manifest chunk {what}"), f);
             }
         }
         judge_stream(run, &manifest, &verdict);
@@ -423,14 +527,63 @@ fn judge_chunks(run: &mut Run) {
     }
 }
 
+/// One P2 finding per pointer whose chain has a bad chunk, naming the first in restore
+/// order (oldest manifest first). Returns the manifests on pointer chains.
+fn judge_chains(run: &mut Run) -> BTreeSet<String> {
+    let mut in_chain = BTreeSet::new();
+    let chains: Vec<(String, Chain)> = run
+        .snapshot
+        .chains
+        .iter()
+        .map(|(s, c)| (s.clone(), c.clone()))
+        .collect();
+    for (subvolume, chain) in chains {
+        in_chain.extend(chain.manifest_keys.iter().cloned());
+        let verdicts = &run.snapshot.chunk_verdicts;
+        let mut problems = chain.manifest_keys.iter().rev().flat_map(|m| {
+            let problems = verdicts
+                .get(m)
+                .map(|v| v.problems.as_slice())
+                .unwrap_or(&[]);
+            problems.iter().map(move |p| (m, p))
+        });
+        let Some((manifest, (_, chunk, problem))) = problems.next() else {
+            continue;
+        };
+        let more = problems.count();
+        let (what, want, seen) = describe_problem(problem);
+        let mut message =
+            format!("current.json of {subvolume}: chunk {chunk} of manifest {manifest} {what}");
+        if more > 0 {
+            message.push_str(&format!(" [and {more} more chunk problems in this chain]"));
+        }
+        let f = Finding::new(Property::NoPartialPublish, run.step, message)
+            .subject(chunk.clone())
+            .expected_seen(want, seen);
+        run.tally.push(f);
+    }
+    in_chain
+}
+
 /// A recorded ETag must be the object's, for chunks that are otherwise intact (a
 /// corrupted chunk is reported once, by its size or hash, not again by its ETag).
 fn judge_etags(run: &mut Run, manifest: &str, verdict: &ChunkVerdict) {
-    let Some(Lookup::Found(link)) = run.loaded.get(manifest) else { return };
+    let Some(Lookup::Found(link)) = run.loaded.get(manifest) else {
+        return;
+    };
     let bad: BTreeSet<usize> = verdict.problems.iter().map(|(i, _, _)| *i).collect();
     let mut mismatches = Vec::new();
-    for (i, chunk) in link.chunks.iter().enumerate().filter(|(i, _)| !bad.contains(i)) {
-        let actual = run.snapshot.objects.get(&chunk.key).and_then(|o| o.etag.clone());
+    for (i, chunk) in link
+        .chunks
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !bad.contains(i))
+    {
+        let actual = run
+            .snapshot
+            .objects
+            .get(&chunk.key)
+            .and_then(|o| o.etag.clone());
         if let (Some(recorded), Some(actual)) = (&chunk.etag, actual) {
             if *recorded != actual {
                 mismatches.push((i, chunk.key.clone(), recorded.clone(), actual));
@@ -438,16 +591,31 @@ fn judge_etags(run: &mut Run, manifest: &str, verdict: &ChunkVerdict) {
         }
     }
     for (i, key, recorded, actual) in mismatches {
-        let f = run.p7(format!("manifest {manifest}: chunk {i} etag is not the object's ETag"), &key).expected_seen(actual, recorded);
+        let f = run
+            .p7(
+                format!("manifest {manifest}: chunk {i} etag is not the object's ETag"),
+                &key,
+            )
+            .expected_seen(actual, recorded);
         run.tally.add("chunk etag", f);
     }
 }
 
 fn describe_problem(problem: &ChunkProblem) -> (&'static str, String, String) {
     match problem {
-        ChunkProblem::Missing => ("does not exist", "the chunk object".to_string(), "no such object".to_string()),
-        ChunkProblem::Size { manifest, object } => ("has the wrong size", manifest.to_string(), object.to_string()),
-        ChunkProblem::Sha256 { manifest, object } => ("has the wrong SHA-256", manifest.clone(), object.clone()),
+        ChunkProblem::Missing => (
+            "does not exist",
+            "the chunk object".to_string(),
+            "no such object".to_string(),
+        ),
+        ChunkProblem::Size { manifest, object } => (
+            "has the wrong size",
+            manifest.to_string(),
+            object.to_string(),
+        ),
+        ChunkProblem::Sha256 { manifest, object } => {
+            ("has the wrong SHA-256", manifest.clone(), object.clone())
+        }
     }
 }
 
@@ -465,7 +633,10 @@ fn judge_stream(run: &mut Run, manifest: &str, verdict: &ChunkVerdict) {
     }
     if let Some((first, reason)) = verdict.unverified.first() {
         let n = verdict.unverified.len();
-        run.undecided(manifest, format!("{n} chunk(s) not hashed; first {first}: {reason}"));
+        run.undecided(
+            manifest,
+            format!("{n} chunk(s) not hashed; first {first}: {reason}"),
+        );
     }
 }
 
@@ -480,7 +651,13 @@ fn finish_leftovers(store: &dyn StoreView, prefix: &str, run: &mut Run) -> Resul
         })
         .flatten()
         .collect();
-    run.snapshot.orphan_chunks = run.snapshot.chunk_keys.iter().filter(|k| !referenced.contains(k)).cloned().collect();
+    run.snapshot.orphan_chunks = run
+        .snapshot
+        .chunk_keys
+        .iter()
+        .filter(|k| !referenced.contains(k))
+        .cloned()
+        .collect();
     run.snapshot.uploads = store.uploads(prefix)?;
     Ok(())
 }
