@@ -58,11 +58,13 @@ pub fn run(cfg: &Config, args: &BackupArgs) -> i32 {
         // and snapshot names strictly later than anything it created.
         snapshots::wait_for_next_second();
     }
-    let mut job = Run { cfg, args, now: Utc::now(), layout: Layout { prefix: cfg.s3.prefix.clone() }, created: false };
+    let layout = Layout { prefix: cfg.s3.prefix.clone() };
+    let mut job = Run { cfg, args, now: Utc::now(), layout, latest_snapshot_second: None };
     let code = job.execute(&selected);
-    if job.created {
-        // Hold the lock into the next second so the next run cannot reuse our timestamp.
-        snapshots::wait_for_next_second();
+    if let Some(second) = job.latest_snapshot_second {
+        // Hold the lock past the second of our snapshots (and so of our run timestamp):
+        // the next run can then reuse neither a snapshot name nor an S3 key of ours.
+        snapshots::wait_until_after(second);
     }
     if let Some(guard) = guard {
         guard.release();
@@ -125,8 +127,8 @@ struct Run<'a> {
     args: &'a BackupArgs,
     now: DateTime<Utc>,
     layout: Layout,
-    /// True once a snapshot exists that this run made.
-    created: bool,
+    /// Unix second of the newest snapshot this run made, if any.
+    latest_snapshot_second: Option<i64>,
 }
 
 impl Run<'_> {
@@ -233,7 +235,7 @@ impl Run<'_> {
     fn back_up(&mut self, store: &Store, state: &mut State, job: &Job) -> Result<SubvolumeState, ()> {
         let snapshot = snapshots::create(&self.cfg.snapshots_base_dir, &job.source, &job.name, job.kind.snapshot_suffix())
             .map_err(|e| event!(Error, "backup_snapshot_failed", subvolume = job.name, error = e))?;
-        self.created = true;
+        self.latest_snapshot_second = Some(Utc::now().timestamp());
         let kind = job.kind.snapshot_suffix();
         event!(Info, "snapshot_created", subvolume = job.name, path = snapshot.display(), kind = kind);
         let manifest_key = self.layout.manifest_key(&job.name, job.kind, &self.ts());

@@ -89,6 +89,13 @@ pub fn wait_for_next_second() {
     std::thread::sleep(std::time::Duration::from_nanos(1_000_000_000 - into + 1_000_000));
 }
 
+/// Sleeps until the wall clock is past the whole second `second` (Unix time).
+pub fn wait_until_after(second: i64) {
+    while Utc::now().timestamp() <= second {
+        wait_for_next_second();
+    }
+}
+
 /// Which snapshots retention deletes: all but the newest `retain` and `keep_parent`.
 pub fn to_prune(snapshots: &[Snapshot], retain: u64, keep_parent: Option<&Path>) -> Vec<Snapshot> {
     let mut ordered = snapshots.to_vec();

@@ -79,7 +79,7 @@ fn show(rel: &[u8]) -> String {
     String::from_utf8_lossy(rel).into_owned()
 }
 
-/// Walks `root` without following symlinks or entering other filesystems/subvolumes.
+/// Walks `root` without following symlinks; skips other filesystems and subvolumes.
 fn scan(root: &Path) -> Result<Tree, String> {
     let mut tree = Tree::new();
     let root_dev = std::fs::symlink_metadata(root).map_err(|e| format!("cannot stat {}: {e}", root.display()))?.dev();
@@ -93,7 +93,10 @@ fn scan(root: &Path) -> Result<Tree, String> {
             let path = root.join(&child_rel);
             let meta = std::fs::symlink_metadata(&path).map_err(|e| format!("cannot stat {}: {e}", path.display()))?;
             let kind = entry_type(&path, &meta)?;
-            if kind == EntryType::Dir && meta.dev() == root_dev && !is_subvolume_boundary(&meta) {
+            if kind == EntryType::Dir && (meta.dev() != root_dev || is_subvolume_boundary(&meta)) {
+                continue;
+            }
+            if kind == EntryType::Dir {
                 pending.push(child_rel.clone());
             }
             tree.insert(child_rel.as_os_str().as_bytes().to_vec(), Entry { kind, size: meta.len() });
@@ -103,7 +106,7 @@ fn scan(root: &Path) -> Result<Tree, String> {
 }
 
 /// Nested subvolumes (inode 256) and their empty stand-ins in snapshots (inode 2) are
-/// listed but not entered: `btrfs send` does not carry their content.
+/// skipped: `btrfs send` carries neither them nor their content.
 fn is_subvolume_boundary(meta: &std::fs::Metadata) -> bool {
     meta.ino() == 256 || meta.ino() == 2
 }
