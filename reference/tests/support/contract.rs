@@ -115,8 +115,16 @@ pub fn check_manifest(w: &World, subvolume: &str, key: &str, kind: &str, parent:
     let sizes = check_chunks(w, &m, &format!("{dir}chunk-{ts}-"));
     assert_eq!(m["total_bytes"].as_u64(), Some(sizes.iter().sum::<u64>()), "total_bytes of {key}");
     check_document_head(w, key);
-    check_send_stream(w, &m);
+    if !archived(w) {
+        check_send_stream(w, &m);
+    }
     m
+}
+
+/// Chunks in an archive class cannot be read without a restore, which would change what
+/// later steps of a test see; their content is then checked by restoring instead.
+fn archived(w: &World) -> bool {
+    ["GLACIER", "DEEP_ARCHIVE"].contains(&w.settings.storage_class_chunks.as_str())
 }
 
 /// Checks each chunk record against its object; returns the sizes.
@@ -128,13 +136,17 @@ fn check_chunks(w: &World, m: &Value, key_stem: &str) -> Vec<u64> {
         assert_eq!(keys_of(c), ["etag", "key", "sha256", "size"].into_iter().collect());
         let key = c["key"].as_str().unwrap();
         assert_eq!(key, format!("{key_stem}{i}.bin"), "chunk {i} key");
-        let body = w.s3.get(key);
         let size = c["size"].as_u64().unwrap();
-        assert_eq!(body.len() as u64, size, "size of {key}");
-        assert_eq!(c["sha256"].as_str(), Some(hex::encode(Sha256::digest(&body)).as_str()), "sha256 of {key}");
+        let head = w.s3.head(key);
+        assert_eq!(head.size as u64, size, "size of {key}");
+        let sha = c["sha256"].as_str().unwrap_or_default();
+        assert!(sha.len() == 64 && sha.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()), "sha256 of {key}");
+        if !archived(w) {
+            let body = w.s3.get(key);
+            assert_eq!(sha, hex::encode(Sha256::digest(&body)), "sha256 of {key}");
+        }
         let last = i + 1 == chunks.len();
         assert!(if last { size > 0 && size <= w.settings.chunk_size } else { size == w.settings.chunk_size }, "chunk {i} has {size} bytes");
-        let head = w.s3.head(key);
         if size <= SMALL_OBJECT_MAX {
             assert_eq!(c["etag"].as_str(), head.etag.as_deref(), "etag of {key}");
         } else {

@@ -27,6 +27,13 @@ pub struct TestS3 {
 impl TestS3 {
     /// Creates `bucket` on the server at `endpoint`.
     pub fn new(endpoint: &str, bucket: &str) -> TestS3 {
+        let s3 = TestS3::attach(endpoint, bucket);
+        s3.rt.block_on(s3.client.create_bucket().bucket(bucket).send()).unwrap_or_else(|e| panic!("create bucket {bucket}: {e:?}"));
+        s3
+    }
+
+    /// A client on an existing `bucket`.
+    pub fn attach(endpoint: &str, bucket: &str) -> TestS3 {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let conf = aws_sdk_s3::config::Builder::new()
             .behavior_version(BehaviorVersion::latest())
@@ -36,7 +43,6 @@ impl TestS3 {
             .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
             .build();
         let client = Client::from_conf(conf);
-        rt.block_on(client.create_bucket().bucket(bucket).send()).unwrap_or_else(|e| panic!("create bucket {bucket}: {e:?}"));
         TestS3 { rt, client, bucket: bucket.to_string() }
     }
 
