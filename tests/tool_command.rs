@@ -19,6 +19,7 @@ fn tool() -> ToolSection {
         ]),
         cwd: Some(PathBuf::from("/src/b2s3")),
         pythonpath: Some(PathBuf::from("/src/b2s3 checkout")),
+        pass_env: Vec::new(),
     }
 }
 
@@ -228,4 +229,15 @@ fn restore_flags_are_written_only_when_set() {
             "--wait-restore"
         ]
     );
+}
+
+#[test]
+fn pass_env_names_reach_the_tool_only_when_set_in_the_harness() {
+    // A name no other test or tool uses, so setting it cannot disturb parallel tests.
+    std::env::set_var("B2S3_TEST_PASS_ENV_SET", "variant-a");
+    let mut tool = tool();
+    tool.pass_env = vec!["B2S3_TEST_PASS_ENV_SET".into(), "B2S3_TEST_PASS_ENV_UNSET".into()];
+    let inv = InvocationBuilder::new(&tool, Path::new("/run/tool.toml")).build();
+    assert_eq!(inv.env.get("B2S3_TEST_PASS_ENV_SET").map(String::as_str), Some("variant-a"));
+    assert!(!inv.env.contains_key("B2S3_TEST_PASS_ENV_UNSET"));
 }

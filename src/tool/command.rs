@@ -196,6 +196,9 @@ impl<'a> InvocationBuilder<'a> {
 
     pub fn build(self) -> Invocation {
         let mut env = self.inherited;
+        env.extend(self.tool.pass_env.iter().filter_map(|name| {
+            std::env::var(name).ok().map(|value| (name.clone(), value))
+        }));
         env.extend(self.s3_env);
         env.extend(self.tool.env.iter().map(|(k, v)| (k.clone(), v.clone())));
         if let Some(path) = &self.tool.pythonpath {

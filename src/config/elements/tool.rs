@@ -42,6 +42,9 @@ pub struct ToolSection {
     pub cwd: Option<PathBuf>,
     /// Exported as `PYTHONPATH` (a btrfs_to_s3 checkout).
     pub pythonpath: Option<PathBuf>,
+    /// Names of harness environment variables passed to the tool when set (e.g. a
+    /// variable that selects a build or a debug mode of the tool).
+    pub pass_env: Vec<String>,
 }
 
 /// Applies the relative-executable rule to `program`, resolving against `base`.
@@ -79,6 +82,10 @@ pub(crate) fn read(mut s: Section<'_>) -> Result<ToolSection, ConfigError> {
     let cwd = s.absolute_path("cwd")?;
     let pythonpath = s.absolute_path("pythonpath")?;
     let env = read_env(&mut s, pythonpath.is_some())?;
+    let pass_env = s.string_list("pass_env")?.unwrap_or_default();
+    if let Some(bad) = pass_env.iter().find(|n| n.is_empty() || n.contains('=') || n.as_str() == HARNESS_RUN_DIR_VAR) {
+        return Err(s.invalid("pass_env", "variable names (not BTRFS_TO_S3_HARNESS_RUN_DIR)", bad));
+    }
     s.finish()?;
     Ok(ToolSection {
         cmd,
@@ -87,6 +94,7 @@ pub(crate) fn read(mut s: Section<'_>) -> Result<ToolSection, ConfigError> {
         env,
         cwd,
         pythonpath,
+        pass_env,
     })
 }
 
