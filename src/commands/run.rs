@@ -81,7 +81,7 @@ pub fn dry_run(config_path: &Path, args: &[String]) -> Result<i32, CommandError>
     let inv = invocation(&config, args, client.env_for_tool());
     println!("# dry run: nothing was set up or run");
     println!("# tool config written to {}", tool_config_path(&config).display());
-    print!("{}", inv.render());
+    println!("{}", inv.render());
     Ok(exit::OK)
 }
 
@@ -110,7 +110,8 @@ pub fn run(config_path: &Path, args: &[String]) -> Result<i32, CommandError> {
     let spec = RunSpec::new(inv, &log("stdout.log"), &log("stderr.log"), RUN_TIMEOUT);
     let outcome = runner::run(spec).map_err(|e| CommandError::harness("running the tool", e))?;
     for event in &outcome.events {
-        println!("{:>8.3}s {} {}", event.at.as_secs_f64(), event.level, event.name);
+        let fields: Vec<String> = event.fields.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        println!("{:>8.3}s {:<5} {} {}", event.at.as_secs_f64(), event.level, event.name, fields.join(" "));
     }
     println!(
         "exit code {:?}, signal {:?}, {:.3}s; logs: {} {}",
