@@ -9,8 +9,8 @@
 //! `Write` onto an existing file unlinks it first and a `Retarget` renames a new symlink
 //! over the old one: both make new inodes, as the model says. `Reflink` uses the
 //! `FICLONE` ioctl; only where the directory is not on btrfs does it fall back to a copy.
-//! Nested subvolumes need btrfs (`btrfs subvolume create/delete`); elsewhere they are
-//! [`ExecError::Unsupported`].
+//! Nested subvolumes need btrfs (`fixture::btrfs` runs `btrfs subvolume create/delete`);
+//! elsewhere they are [`ExecError::Unsupported`].
 //!
 //! The executor does not check validity: apply a mutation to the model first and run it
 //! here only if the model accepted it.
@@ -20,7 +20,6 @@ use std::io;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use nix::sys::stat::{utimensat, UtimensatFlags};
 use nix::sys::statfs::{statfs, BTRFS_SUPER_MAGIC};
@@ -29,6 +28,7 @@ use thiserror::Error;
 
 use super::mtime::{self, Timestamp};
 use super::tree::SUBVOLUME_MODE;
+use crate::fixture::{self, FixtureError};
 use crate::gen::content;
 use crate::gen::plan::{Content, Mutation};
 
@@ -44,8 +44,8 @@ pub enum ExecError {
     },
     #[error("{op} of {path} needs btrfs, and the directory is not on btrfs")]
     Unsupported { op: &'static str, path: PathBuf },
-    #[error("`{command}` failed ({status}): {stderr}; is btrfs-progs installed and are we root?")]
-    Command { command: String, status: String, stderr: String },
+    #[error(transparent)]
+    Btrfs(#[from] FixtureError),
 }
 
 fn io<T>(op: &'static str, path: &Path, r: io::Result<T>) -> Result<T, ExecError> {
@@ -119,7 +119,7 @@ fn change_entry(root: &Path, m: &Mutation) -> Result<(), ExecError> {
         CreateSubvolume { path } => create_subvolume(root, &at(path)),
         DeleteSubvolume { path } => {
             require_btrfs(root, "subvolume delete", &at(path))?;
-            btrfs(&["subvolume", "delete"], &at(path))
+            Ok(fixture::btrfs::delete_subvolume(&at(path))?)
         }
         _ => unreachable!("a content change: {m:?}"),
     }
@@ -234,24 +234,6 @@ fn require_btrfs(root: &Path, op: &'static str, path: &Path) -> Result<(), ExecE
 
 fn create_subvolume(root: &Path, path: &Path) -> Result<(), ExecError> {
     require_btrfs(root, "subvolume create", path)?;
-    btrfs(&["subvolume", "create"], path)?;
+    fixture::btrfs::create_subvolume(path)?;
     chmod(path, SUBVOLUME_MODE)
-}
-
-fn btrfs(args: &[&str], path: &Path) -> Result<(), ExecError> {
-    let out = Command::new("btrfs").args(args).arg(path).output();
-    let command = format!("btrfs {} {}", args.join(" "), path.display());
-    let out = out.map_err(|e| ExecError::Command {
-        command: command.clone(),
-        status: "not started".into(),
-        stderr: e.to_string(),
-    })?;
-    if out.status.success() {
-        return Ok(());
-    }
-    Err(ExecError::Command {
-        command,
-        status: out.status.to_string(),
-        stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
-    })
 }
