@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use b2s3_harness::fixture::scan::scan;
 use b2s3_harness::gen::plan::{Mutation, Plan, Step};
 use b2s3_harness::gen::{generate, GenProfile};
-use b2s3_harness::model::{exec, mask_unpredicted, ModelTree};
-use common::{first_difference, Btrfs};
+use b2s3_harness::model::{exec, ModelTree};
+use common::{assert_tree_eq, Btrfs};
 
 /// Seeds per test: 200, or `B2S3_LIVE_SEEDS` when set (starting at `B2S3_LIVE_FIRST_SEED`).
 fn seeds() -> std::ops::Range<u64> {
@@ -82,9 +82,7 @@ fn profile(btrfs: bool) -> GenProfile {
 /// Scans `root` and panics with the first difference from the model.
 fn assert_matches(root: &Path, expected: &b2s3_harness::fixture::tree::Tree, what: &str) {
     let seen = scan(root).unwrap_or_else(|e| panic!("{what}: {e}"));
-    if let Some(d) = first_difference(expected, &mask_unpredicted(&seen)) {
-        panic!("{what}: the live tree differs from the model: {d}");
-    }
+    assert_tree_eq(expected, &seen, what);
 }
 
 fn apply(root: &Path, model: &mut ModelTree, ops: &[Mutation], what: &str) {

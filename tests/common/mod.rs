@@ -1,6 +1,6 @@
 //! Test helpers shared by the generator, model and scanner tests: a throw-away btrfs
-//! filesystem on a loop file, a plan replayer that checks the live tree against the
-//! model, and a readable first difference between two trees.
+//! filesystem on a loop file, and a tree equality assertion that reports differences
+//! through the oracle's diff.
 //!
 //! [`Btrfs`] records the loop device it attached and the mount it made, and undoes
 //! exactly those in `Drop`; it never touches loop devices or mounts it did not create.
@@ -12,7 +12,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use b2s3_harness::fixture::tree::Tree;
+use b2s3_harness::fixture::{self, tree::Tree};
+use b2s3_harness::model::mask_unpredicted;
+use b2s3_harness::oracle::diff::diff;
 
 /// Runs a command, returning its stdout, or panicking with its stderr.
 pub fn run(cmd: &str, args: &[&str]) -> String {
@@ -26,11 +28,17 @@ pub fn run(cmd: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
+#[path = "../fixture_support/mod.rs"]
+mod fixture_support;
+
 /// A btrfs filesystem on a sparse loop file, mounted in a temp dir.
 pub struct Btrfs {
     dir: tempfile::TempDir,
     loop_dev: Option<String>,
     mounted: bool,
+    /// Held shared while our loop device exists, so that the fixture tests that compare
+    /// the machine's loop devices and mounts (holding it exclusively) never see ours.
+    _lock: fixture_support::GlobalLock,
 }
 
 impl Btrfs {
@@ -46,7 +54,8 @@ impl Btrfs {
             "btrfs tests need root (or set B2S3_SKIP_BTRFS_TESTS=1)"
         );
         let dir = tempfile::Builder::new().prefix("b2s3-genmodel-").tempdir().expect("temp dir");
-        let mut fs = Btrfs { dir, loop_dev: None, mounted: false };
+        let _lock = fixture_support::GlobalLock::shared();
+        let mut fs = Btrfs { dir, loop_dev: None, mounted: false, _lock };
         let image = fs.dir.path().join("fs.img");
         std::fs::File::create(&image)
             .and_then(|f| f.set_len(size_mib << 20))
@@ -67,17 +76,14 @@ impl Btrfs {
     /// Creates a subvolume at `mount/rel` and returns its path.
     pub fn subvolume(&self, rel: &str) -> PathBuf {
         let path = self.mount().join(rel);
-        run("btrfs", &["subvolume", "create", path.to_str().unwrap()]);
+        fixture::btrfs::create_subvolume(&path).expect("subvolume create");
         path
     }
 
     /// A read-only snapshot of `source` at `mount/rel`.
     pub fn snapshot(&self, source: &Path, rel: &str) -> PathBuf {
         let path = self.mount().join(rel);
-        run(
-            "btrfs",
-            &["subvolume", "snapshot", "-r", source.to_str().unwrap(), path.to_str().unwrap()],
-        );
+        fixture::btrfs::snapshot(source, &path, true).expect("read-only snapshot");
         path
     }
 
@@ -125,17 +131,12 @@ impl Drop for Btrfs {
     }
 }
 
-/// The first difference between an expected and a seen tree, readably; `None` if equal.
-pub fn first_difference(expected: &Tree, seen: &Tree) -> Option<String> {
-    for (path, e) in &expected.entries {
-        match seen.entries.get(path) {
-            None => return Some(format!("missing {path:?}: expected {e:?}")),
-            Some(s) if s != e => {
-                return Some(format!("{path:?} differs:\n expected {e:?}\n     seen {s:?}"))
-            }
-            _ => {}
-        }
-    }
-    let extra = seen.entries.keys().find(|p| !expected.entries.contains_key(*p))?;
-    Some(format!("unexpected {extra:?}: {:?}", seen.entries[extra]))
+/// Panics with `what` and the oracle's report of the differences unless `seen`, with
+/// the fields the model does not predict cleared, equals `expected` exactly (the
+/// oracle's diff names the differences; full equality also covers `subvolume_root`).
+pub fn assert_tree_eq(expected: &Tree, seen: &Tree, what: &str) {
+    let d = diff(expected, seen);
+    assert!(d.is_empty(), "{what}: {}", d.render(5));
+    let seen = mask_unpredicted(seen);
+    assert!(*expected == seen, "{what}: trees differ outside the diff: {expected:?} vs {seen:?}");
 }
