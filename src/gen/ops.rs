@@ -29,7 +29,7 @@ fn pick<'a>(items: &[&'a str], sel: u32) -> Option<&'a str> {
     (!items.is_empty()).then(|| items[sel as usize % items.len()])
 }
 
-fn select<'a>(model: &'a ModelTree, keep: impl Fn(&EntryView) -> bool) -> Vec<&'a str> {
+fn select(model: &ModelTree, keep: impl Fn(&EntryView) -> bool) -> Vec<&str> {
     model.entries().filter(|e| keep(e)).map(|e| e.path).collect()
 }
 
