@@ -33,22 +33,15 @@ pub const SUBVOLUME_NAMES: &[&str] = &[
     "vol-1",
 ];
 /// Backup log events a kill may wait for (CONTRACT.md section 2).
-pub const BACKUP_KILL_EVENTS: &[&str] = &[
-    "command_start",
-    "snapshot_created",
-    "backup_metrics",
-    "backup_uploaded",
-];
+pub const BACKUP_KILL_EVENTS: &[&str] =
+    &["command_start", "snapshot_created", "backup_metrics", "backup_uploaded"];
 /// Restore log events a kill may wait for.
 pub const RESTORE_KILL_EVENTS: &[&str] = &["command_start", "restore_metrics"];
 
 /// The concrete plan of a skeleton.
 pub(crate) fn build(sk: &Skeleton, seed: u64, case: u64, profile: &GenProfile) -> Plan {
     let tool = tool_settings(&sk.settings, profile);
-    let choices = Choices {
-        profile,
-        chunk: tool.chunk_size_bytes,
-    };
+    let choices = Choices { profile, chunk: tool.chunk_size_bytes };
     let mut b = Builder {
         c: &choices,
         names: Vec::new(),
@@ -60,15 +53,8 @@ pub(crate) fn build(sk: &Skeleton, seed: u64, case: u64, profile: &GenProfile) -
     for s in &sk.subvols {
         let name = b.fresh_name(s.name);
         let mut model = ModelTree::new();
-        let initial = s
-            .init
-            .iter()
-            .flat_map(|op| apply_op(op, &mut model, &choices))
-            .collect();
-        subvolumes.push(SubvolumePlan {
-            name: name.clone(),
-            initial,
-        });
+        let initial = s.init.iter().flat_map(|op| apply_op(op, &mut model, &choices)).collect();
+        subvolumes.push(SubvolumePlan { name: name.clone(), initial });
         b.names.push(name);
         b.models.push(model);
     }
@@ -166,26 +152,19 @@ impl Builder<'_> {
                 if ops.is_empty() {
                     return;
                 }
-                Step::Mutate {
-                    subvolume: self.names[i].clone(),
-                    ops,
-                }
+                Step::Mutate { subvolume: self.names[i].clone(), ops }
             }
             AbsStep::Backup(b) => self.backup(b),
             AbsStep::Restore(r) => match self.restore(r) {
                 Some(step) => step,
                 None => return,
             },
-            AbsStep::ForceFull { subvol } => Step::ForceFull {
-                subvolume: self.names[self.index(*subvol)].clone(),
-            },
+            AbsStep::ForceFull { subvol } => {
+                Step::ForceFull { subvolume: self.names[self.index(*subvol)].clone() }
+            }
             AbsStep::DeleteSnapshot { subvol, newest } => Step::DeleteSnapshot {
                 subvolume: self.names[self.index(*subvol)].clone(),
-                which: if *newest {
-                    SnapshotPick::Newest
-                } else {
-                    SnapshotPick::Oldest
-                },
+                which: if *newest { SnapshotPick::Newest } else { SnapshotPick::Oldest },
             },
             AbsStep::DeleteState => Step::DeleteState,
         };
@@ -201,11 +180,7 @@ impl Builder<'_> {
             }
         }
         let subvolumes = included.iter().map(|i| self.names[*i].clone()).collect();
-        let in_run = if included.is_empty() {
-            self.names.len()
-        } else {
-            included.len()
-        } as u32;
+        let in_run = if included.is_empty() { self.names.len() } else { included.len() } as u32;
         if included.is_empty() {
             included.extend(0..self.names.len());
         }
@@ -221,13 +196,7 @@ impl Builder<'_> {
             true => u64::from(b.gap) % 1000,
             false => p.gap_ms_min + u64::from(b.gap) % (p.gap_ms_max - p.gap_ms_min + 1),
         };
-        Step::Backup(BackupStep {
-            gap_ms,
-            subvolumes,
-            once: b.once,
-            mode: b.mode,
-            fault,
-        })
+        Step::Backup(BackupStep { gap_ms, subvolumes, once: b.once, mode: b.mode, fault })
     }
 
     /// The subvolume a restore names: one some normal backup included.
@@ -238,21 +207,16 @@ impl Builder<'_> {
 
     fn restore(&self, r: &AbsRestore) -> Option<Step> {
         let kill = r.kill.map(|(on_event, n)| match on_event {
-            true => KillPoint::OnEvent {
-                event: RESTORE_KILL_EVENTS[n as usize % 2].into(),
-                nth: 1,
-            },
-            false => KillPoint::AfterDelay {
-                ms: u64::from(n % 2000),
-            },
+            true => {
+                KillPoint::OnEvent { event: RESTORE_KILL_EVENTS[n as usize % 2].into(), nth: 1 }
+            }
+            false => KillPoint::AfterDelay { ms: u64::from(n % 2000) },
         });
         Some(Step::Restore(RestoreStep {
             subvolume: self.restored(r.subvol)?,
-            source: r
-                .back
-                .map_or(RestoreSource::Current, |back| RestoreSource::Manifest {
-                    back: u32::from(back),
-                }),
+            source: r.back.map_or(RestoreSource::Current, |back| RestoreSource::Manifest {
+                back: u32::from(back),
+            }),
             verify: r.verify,
             wait: r.wait,
             existing_target: r.existing,
@@ -283,34 +247,18 @@ fn fault(f: &AbsFault, in_run: u32) -> BackupFault {
         FaultKind::StaleLock => BackupFault::StaleLock {
             content: [StaleLock::DeadPid, StaleLock::Empty, StaleLock::Garbage][a % 3],
         },
-        FaultKind::KillDelay => BackupFault::Kill {
-            at: KillPoint::AfterDelay {
-                ms: u64::from(f.a % 3000),
-            },
-        },
+        FaultKind::KillDelay => {
+            BackupFault::Kill { at: KillPoint::AfterDelay { ms: u64::from(f.a % 3000) } }
+        }
         FaultKind::KillEvent => {
             let event = BACKUP_KILL_EVENTS[a % BACKUP_KILL_EVENTS.len()];
-            let nth = if event == "command_start" {
-                1
-            } else {
-                1 + b % in_run
-            };
-            BackupFault::Kill {
-                at: KillPoint::OnEvent {
-                    event: event.into(),
-                    nth,
-                },
-            }
+            let nth = if event == "command_start" { 1 } else { 1 + b % in_run };
+            BackupFault::Kill { at: KillPoint::OnEvent { event: event.into(), nth } }
         }
         FaultKind::KillRequest => BackupFault::Kill {
-            at: KillPoint::OnRequest {
-                at: request(a, b, in_run),
-                before: f.flag,
-            },
+            at: KillPoint::OnRequest { at: request(a, b, in_run), before: f.flag },
         },
-        FaultKind::Contender => BackupFault::Contender {
-            simultaneous: f.flag,
-        },
+        FaultKind::Contender => BackupFault::Contender { simultaneous: f.flag },
         FaultKind::S3Error => BackupFault::S3Error {
             at: request(a, b, in_run),
             status: [500, 503, 400, 403][(b / 7) as usize % 4],
@@ -321,12 +269,9 @@ fn fault(f: &AbsFault, in_run: u32) -> BackupFault {
 /// A request point: chunks twice as often as manifests or pointers; chunk counts that
 /// small trees reach, manifests and pointers within the run's subvolumes.
 fn request(a: usize, b: u32, in_run: u32) -> RequestPoint {
-    let object = [
-        ObjectClass::Chunk,
-        ObjectClass::Chunk,
-        ObjectClass::Manifest,
-        ObjectClass::Pointer,
-    ][a % 4];
+    let object =
+        [ObjectClass::Chunk, ObjectClass::Chunk, ObjectClass::Manifest, ObjectClass::Pointer]
+            [a % 4];
     let nth = match object {
         ObjectClass::Chunk => [1, 1, 2, 3, 5][b as usize % 5],
         _ => 1 + b % in_run,

@@ -10,9 +10,8 @@ use super::skeleton::{ModeSel, PatKind, PatSel, SizeClass, SizeSel};
 pub const PUT_THRESHOLD: u64 = 5 * 1024 * 1024;
 
 const FILE_MODES: &[u32] = &[0o644, 0o600, 0o640, 0o664, 0o444, 0o400, 0o755, 0o700];
-const ODD_FILE_MODES: &[u32] = &[
-    0o000, 0o777, 0o4755, 0o2755, 0o6755, 0o2644, 0o1755, 0o4644, 0o7777,
-];
+const ODD_FILE_MODES: &[u32] =
+    &[0o000, 0o777, 0o4755, 0o2755, 0o6755, 0o2644, 0o1755, 0o4644, 0o7777];
 const DIR_MODES: &[u32] = &[0o755, 0o700, 0o750, 0o775, 0o555];
 const ODD_DIR_MODES: &[u32] = &[0o000, 0o777, 0o1777, 0o2775, 0o2755, 0o3777, 0o111, 0o7777];
 const REPEAT_BLOCKS: &[u32] = &[1, 3, 512, 4096, 4097, 65536, 1 << 20];
@@ -44,19 +43,13 @@ impl Choices<'_> {
 
     /// Content of the chosen size (at most `cap` bytes) and pattern.
     pub fn content(&self, s: SizeSel, pat: PatSel, cap: u64) -> Content {
-        Content {
-            len: self.size(s).min(cap),
-            pattern: pattern(pat),
-        }
+        Content { len: self.size(s).min(cap), pattern: pattern(pat) }
     }
 
     /// Content of the `i`-th small file of a builder: below `max` bytes, seeded by `i`.
     pub fn small_content(&self, pat: PatSel, i: u32, max: u64) -> Content {
         let seed = pat.seed.wrapping_add(u64::from(i));
-        let len = content::bytes(&Content {
-            len: 8,
-            pattern: Pattern::Random { seed },
-        });
+        let len = content::bytes(&Content { len: 8, pattern: Pattern::Random { seed } });
         let len = u64::from_le_bytes(len.try_into().expect("8 bytes")) % max;
         Content {
             len: len.min(self.profile.max_file_size),
@@ -74,10 +67,7 @@ impl Choices<'_> {
 
     /// A lowercase hex xattr value of `len` random bytes.
     pub fn xattr_value(&self, seed: u64, len: usize) -> String {
-        hex::encode(content::bytes(&Content {
-            len: len as u64,
-            pattern: Pattern::Random { seed },
-        }))
+        hex::encode(content::bytes(&Content { len: len as u64, pattern: Pattern::Random { seed } }))
     }
 }
 

@@ -104,10 +104,7 @@ mod tests {
     #[test]
     fn a_random_stream_read_at_any_offset_matches_the_whole_stream() {
         let p = Pattern::Random { seed: 42 };
-        let whole = bytes(&Content {
-            len: 100,
-            pattern: p,
-        });
+        let whole = bytes(&Content { len: 100, pattern: p });
         for start in 0..30u64 {
             let mut part = vec![0u8; 37];
             fill(&p, start, &mut part);
@@ -118,10 +115,7 @@ mod tests {
     #[test]
     fn a_repeat_pattern_repeats_its_first_block() {
         let p = Pattern::Repeat { seed: 7, block: 5 };
-        let v = bytes(&Content {
-            len: 23,
-            pattern: p,
-        });
+        let v = bytes(&Content { len: 23, pattern: p });
         for i in 5..23 {
             assert_eq!(v[i], v[i % 5]);
         }
@@ -130,14 +124,8 @@ mod tests {
 
     #[test]
     fn different_seeds_give_different_bytes() {
-        let a = bytes(&Content {
-            len: 64,
-            pattern: Pattern::Random { seed: 1 },
-        });
-        let b = bytes(&Content {
-            len: 64,
-            pattern: Pattern::Random { seed: 2 },
-        });
+        let a = bytes(&Content { len: 64, pattern: Pattern::Random { seed: 1 } });
+        let b = bytes(&Content { len: 64, pattern: Pattern::Random { seed: 2 } });
         assert_ne!(a, b);
     }
 }

@@ -114,22 +114,22 @@ fn near_collision(n: usize, siblings: &[&str]) -> Option<String> {
         0 => flip_case(s),
         1 => format!("{s} "),
         2 => format!("{s}~"),
-        _ => s
-            .replace("\u{e9}", "e\u{301}")
-            .replace("e\u{301}e\u{301}", "\u{e9}\u{e9}"),
+        _ => s.replace("\u{e9}", "e\u{301}").replace("e\u{301}e\u{301}", "\u{e9}\u{e9}"),
     };
     (twin != s && twin.len() <= MAX_NAME).then_some(twin)
 }
 
 fn flip_case(s: &str) -> String {
     s.chars()
-        .map(|c| {
-            if c.is_ascii_lowercase() {
-                c.to_ascii_uppercase()
-            } else {
-                c.to_ascii_lowercase()
-            }
-        })
+        .map(
+            |c| {
+                if c.is_ascii_lowercase() {
+                    c.to_ascii_uppercase()
+                } else {
+                    c.to_ascii_lowercase()
+                }
+            },
+        )
         .collect()
 }
 
@@ -156,19 +156,8 @@ fn cut(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
-const ABSOLUTE: &[&str] = &[
-    "/",
-    "/etc/hostname",
-    "/nonexistent/file",
-    "/tmp",
-    "/proc/self/cwd",
-];
-const DANGLING: &[&str] = &[
-    "missing",
-    "../../../../escape",
-    "no/such/dir/file",
-    "./missing",
-];
+const ABSOLUTE: &[&str] = &["/", "/etc/hostname", "/nonexistent/file", "/tmp", "/proc/self/cwd"];
+const DANGLING: &[&str] = &["missing", "../../../../escape", "no/such/dir/file", "./missing"];
 
 /// A symlink target for a link at `link`: relative to an existing entry (`entries`),
 /// absolute, dangling, relative to a directory (`dirs`, `""` for the root), or odd

@@ -26,29 +26,15 @@ pub fn normalize(plan: &Plan) -> Plan {
         let mut model = ModelTree::new();
         let initial = replay(&s.initial, &mut model);
         models.insert(s.name.clone(), model);
-        subvolumes.push(SubvolumePlan {
-            name: s.name.clone(),
-            initial,
-        });
+        subvolumes.push(SubvolumePlan { name: s.name.clone(), initial });
     }
-    let steps = plan
-        .steps
-        .iter()
-        .filter_map(|s| normalize_step(s, &mut models))
-        .collect();
-    Plan {
-        subvolumes,
-        steps,
-        ..plan.clone()
-    }
+    let steps = plan.steps.iter().filter_map(|s| normalize_step(s, &mut models)).collect();
+    Plan { subvolumes, steps, ..plan.clone() }
 }
 
 /// The operations the model accepts, applied to it in order.
 fn replay(ops: &[Mutation], model: &mut ModelTree) -> Vec<Mutation> {
-    ops.iter()
-        .filter(|m| model.apply(m).is_ok())
-        .cloned()
-        .collect()
+    ops.iter().filter(|m| model.apply(m).is_ok()).cloned().collect()
 }
 
 fn normalize_step(step: &Step, models: &mut BTreeMap<String, ModelTree>) -> Option<Step> {
@@ -56,10 +42,7 @@ fn normalize_step(step: &Step, models: &mut BTreeMap<String, ModelTree>) -> Opti
     match step {
         Step::Mutate { subvolume, ops } => {
             let ops = replay(ops, models.get_mut(subvolume)?);
-            (!ops.is_empty()).then(|| Step::Mutate {
-                subvolume: subvolume.clone(),
-                ops,
-            })
+            (!ops.is_empty()).then(|| Step::Mutate { subvolume: subvolume.clone(), ops })
         }
         Step::Backup(b) => b.subvolumes.iter().all(known).then(|| step.clone()),
         Step::Restore(r) => known(&r.subvolume).then(|| step.clone()),
@@ -72,11 +55,8 @@ fn normalize_step(step: &Step, models: &mut BTreeMap<String, ModelTree>) -> Opti
 
 /// Replays a normalized plan and returns each subvolume's final model, in plan order.
 pub fn final_models(plan: &Plan) -> Vec<(String, ModelTree)> {
-    let mut models: Vec<(String, ModelTree)> = plan
-        .subvolumes
-        .iter()
-        .map(|s| (s.name.clone(), ModelTree::new()))
-        .collect();
+    let mut models: Vec<(String, ModelTree)> =
+        plan.subvolumes.iter().map(|s| (s.name.clone(), ModelTree::new())).collect();
     for (s, (_, model)) in plan.subvolumes.iter().zip(models.iter_mut()) {
         replay(&s.initial, model);
     }

@@ -11,22 +11,10 @@ use crate::fixture::tree::EntryKind;
 use crate::model::{join, EntryView, ModelTree};
 
 /// Owners (uid, gid) an operation may set.
-const OWNERS: &[(u32, u32)] = &[
-    (0, 0),
-    (1000, 1000),
-    (1001, 100),
-    (65534, 65534),
-    (0, 1000),
-    (4242, 0),
-    (123456, 654321),
-];
+const OWNERS: &[(u32, u32)] =
+    &[(0, 0), (1000, 1000), (1001, 100), (65534, 65534), (0, 1000), (4242, 0), (123456, 654321)];
 /// The user xattr names; four at most per inode keeps within ext4's one-block limit.
-const XATTRS: &[&str] = &[
-    "user.a",
-    "user.comment",
-    "user.mime_type",
-    "user.b2s3.\u{e9}t\u{e9}",
-];
+const XATTRS: &[&str] = &["user.a", "user.comment", "user.mime_type", "user.b2s3.\u{e9}t\u{e9}"];
 
 /// Concretizes `op`, applies the result to `model`, and returns what was applied.
 pub(crate) fn apply_op(op: &AbsOp, model: &mut ModelTree, c: &Choices) -> Vec<Mutation> {
@@ -41,12 +29,8 @@ fn pick<'a>(items: &[&'a str], sel: u32) -> Option<&'a str> {
     (!items.is_empty()).then(|| items[sel as usize % items.len()])
 }
 
-fn select<'a>(model: &'a ModelTree, keep: impl Fn(&EntryView) -> bool) -> Vec<&'a str> {
-    model
-        .entries()
-        .filter(|e| keep(e))
-        .map(|e| e.path)
-        .collect()
+fn select(model: &ModelTree, keep: impl Fn(&EntryView) -> bool) -> Vec<&str> {
+    model.entries().filter(|e| keep(e)).map(|e| e.path).collect()
 }
 
 /// Directories an entry may be created in, the root (`""`) first.
@@ -107,18 +91,11 @@ fn content_op(op: &AbsOp, model: &ModelTree, c: &Choices) -> Option<Mutation> {
             let path = file()?;
             let offset = u64::from(op.dest) % (len_of(&path) + 1);
             let cap = c.profile.max_file_size.saturating_sub(offset);
-            Mutation::Overwrite {
-                content: c.content(op.size, op.pattern, cap),
-                offset,
-                path,
-            }
+            Mutation::Overwrite { content: c.content(op.size, op.pattern, cap), offset, path }
         }
         OpKind::Append => {
             let path = file()?;
-            Mutation::Append {
-                content: c.content(op.size, op.pattern, room(&path)),
-                path,
-            }
+            Mutation::Append { content: c.content(op.size, op.pattern, room(&path)), path }
         }
         OpKind::TruncateDown => {
             let path = file()?;
@@ -133,17 +110,12 @@ fn content_op(op: &AbsOp, model: &ModelTree, c: &Choices) -> Option<Mutation> {
         OpKind::PunchHole => {
             let path = file()?;
             let offset = u64::from(op.dest) % (len_of(&path) + 1);
-            Mutation::PunchHole {
-                path,
-                offset,
-                len: c.size(op.size).max(1),
-            }
+            Mutation::PunchHole { path, offset, len: c.size(op.size).max(1) }
         }
         OpKind::Sparse => sparse(op, model, c)?,
-        OpKind::Reflink => Mutation::Reflink {
-            from: file()?,
-            to: new_path_in(model, c, op.dest, op.name)?,
-        },
+        OpKind::Reflink => {
+            Mutation::Reflink { from: file()?, to: new_path_in(model, c, op.dest, op.name)? }
+        }
         _ => unreachable!("content_op called with {:?}", op.kind),
     })
 }
@@ -160,12 +132,7 @@ fn sparse(op: &AbsOp, model: &ModelTree, c: &Choices) -> Option<Mutation> {
             (offset, c.content(*size, *pattern, len - offset))
         })
         .collect();
-    Some(Mutation::WriteSparse {
-        path,
-        len,
-        data,
-        mode: c.file_mode(op.mode),
-    })
+    Some(Mutation::WriteSparse { path, len, data, mode: c.file_mode(op.mode) })
 }
 
 /// Operations on names: links, renames, directories, symlinks.
@@ -180,32 +147,20 @@ fn namespace_op(op: &AbsOp, model: &ModelTree, c: &Choices) -> Option<Mutation> 
     };
     let owned = |p: Option<&str>| p.map(str::to_owned);
     Some(match op.kind {
-        OpKind::Remove => Mutation::Remove {
-            path: owned(pick(&non_dirs(), op.pick))?,
-        },
+        OpKind::Remove => Mutation::Remove { path: owned(pick(&non_dirs(), op.pick))? },
         OpKind::UnlinkLink => {
             let linked = select(model, |e| e.kind == EntryKind::File && e.links > 1);
-            Mutation::Remove {
-                path: owned(pick(&linked, op.pick))?,
-            }
+            Mutation::Remove { path: owned(pick(&linked, op.pick))? }
         }
         OpKind::RenameFile => {
             let from = owned(pick(&non_dirs(), op.pick))?;
-            let replace = if op.flag {
-                owned(pick(&non_dirs(), op.dest))
-            } else {
-                None
-            };
+            let replace = if op.flag { owned(pick(&non_dirs(), op.dest)) } else { None };
             let to = replace.or_else(|| new_path_in(model, c, op.dest, op.name))?;
             Mutation::Rename { from, to }
         }
         OpKind::RenameDir => {
             let from = owned(pick(&plain_dirs(), op.pick))?;
-            let replace = if op.flag {
-                owned(pick(&empty_dirs(), op.dest))
-            } else {
-                None
-            };
+            let replace = if op.flag { owned(pick(&empty_dirs(), op.dest)) } else { None };
             let to = replace.or_else(|| new_path_in(model, c, op.dest, op.name))?;
             Mutation::Rename { from, to }
         }
@@ -213,29 +168,18 @@ fn namespace_op(op: &AbsOp, model: &ModelTree, c: &Choices) -> Option<Mutation> 
             path: new_path_in(model, c, op.pick, op.name)?,
             mode: c.dir_mode(op.mode),
         },
-        OpKind::Rmdir => Mutation::Rmdir {
-            path: owned(pick(&empty_dirs(), op.pick))?,
-        },
+        OpKind::Rmdir => Mutation::Rmdir { path: owned(pick(&empty_dirs(), op.pick))? },
         OpKind::Hardlink => Mutation::Hardlink {
             existing: owned(pick(&files(model), op.pick))?,
             new: new_path_in(model, c, op.dest, op.name)?,
         },
         OpKind::Symlink => {
             let path = new_path_in(model, c, op.pick, op.name)?;
-            Mutation::Symlink {
-                target: link_target(op, model, &path),
-                path,
-            }
+            Mutation::Symlink { target: link_target(op, model, &path), path }
         }
         OpKind::Retarget => {
-            let path = owned(pick(
-                &select(model, |e| e.kind == EntryKind::Symlink),
-                op.pick,
-            ))?;
-            Mutation::Retarget {
-                target: link_target(op, model, &path),
-                path,
-            }
+            let path = owned(pick(&select(model, |e| e.kind == EntryKind::Symlink), op.pick))?;
+            Mutation::Retarget { target: link_target(op, model, &path), path }
         }
         _ => unreachable!("namespace_op called with {:?}", op.kind),
     })
@@ -255,30 +199,18 @@ fn metadata_op(op: &AbsOp, model: &ModelTree, c: &Choices) -> Option<Mutation> {
         OpKind::Chmod => {
             let path = owned(pick(&files_and_dirs(), op.pick))?;
             let is_dir = model.view(&path).is_some_and(|v| v.kind == EntryKind::Dir);
-            let mode = if is_dir {
-                c.dir_mode(op.mode)
-            } else {
-                c.file_mode(op.mode)
-            };
+            let mode = if is_dir { c.dir_mode(op.mode) } else { c.file_mode(op.mode) };
             Mutation::Chmod { path, mode }
         }
         OpKind::Chown => {
             let (uid, gid) = OWNERS[op.n as usize % OWNERS.len()];
-            Mutation::Chown {
-                path: owned(pick(&any(), op.pick))?,
-                uid,
-                gid,
-            }
+            Mutation::Chown { path: owned(pick(&any(), op.pick))?, uid, gid }
         }
         OpKind::SetXattr => {
             let len = op.dest as usize % (c.profile.xattr_value_max as usize + 1);
             let value = c.xattr_value(op.pattern.seed, len);
             let name = XATTRS[op.n as usize % XATTRS.len()].to_owned();
-            Mutation::SetXattr {
-                path: owned(pick(&files_and_dirs(), op.pick))?,
-                name,
-                value,
-            }
+            Mutation::SetXattr { path: owned(pick(&files_and_dirs(), op.pick))?, name, value }
         }
         OpKind::RemoveXattr => {
             let path = owned(pick(&select(model, |e| e.xattr_count > 0), op.pick))?;
@@ -288,15 +220,11 @@ fn metadata_op(op: &AbsOp, model: &ModelTree, c: &Choices) -> Option<Mutation> {
         }
         OpKind::Touch => {
             let (mtime_sec, mtime_nsec) = touch_time(op.n, op.dest);
-            Mutation::Touch {
-                path: owned(pick(&any(), op.pick))?,
-                mtime_sec,
-                mtime_nsec,
-            }
+            Mutation::Touch { path: owned(pick(&any(), op.pick))?, mtime_sec, mtime_nsec }
         }
-        OpKind::SubvolumeCreate => Mutation::CreateSubvolume {
-            path: new_path_in(model, c, op.pick, op.name)?,
-        },
+        OpKind::SubvolumeCreate => {
+            Mutation::CreateSubvolume { path: new_path_in(model, c, op.pick, op.name)? }
+        }
         OpKind::SubvolumeDelete => Mutation::DeleteSubvolume {
             path: owned(pick(&select(model, |e| e.subvolume_root), op.pick))?,
         },
@@ -312,10 +240,7 @@ fn touch_time(n: u32, x: u32) -> (i64, u32) {
         1 => ((1 << 31) - 1, 0),
         2 => (1 << 31, 0),
         3 => (1_000_000_000, 0),
-        4 => (
-            1_600_000_000 + i64::from(x % 100_000_000),
-            x % 1_000_000_000,
-        ),
+        4 => (1_600_000_000 + i64::from(x % 100_000_000), x % 1_000_000_000),
         _ => ((1 << 33) + i64::from(x % 1000), 999_999_999),
     }
 }
@@ -326,10 +251,7 @@ fn builder_op(op: &AbsOp, model: &ModelTree, c: &Choices) -> Vec<Mutation> {
         return Vec::new();
     };
     let mode = c.dir_mode(op.mode);
-    let mut out = vec![Mutation::Mkdir {
-        path: top.clone(),
-        mode,
-    }];
+    let mut out = vec![Mutation::Mkdir { path: top.clone(), mode }];
     let within = |p: String| (p.len() <= c.profile.max_path_bytes as usize).then_some(p);
     match op.kind {
         OpKind::DeepChain => {
@@ -340,10 +262,7 @@ fn builder_op(op: &AbsOp, model: &ModelTree, c: &Choices) -> Vec<Mutation> {
                     break;
                 };
                 path = next;
-                out.push(Mutation::Mkdir {
-                    path: path.clone(),
-                    mode,
-                });
+                out.push(Mutation::Mkdir { path: path.clone(), mode });
             }
         }
         OpKind::FanOut => {
@@ -354,10 +273,7 @@ fn builder_op(op: &AbsOp, model: &ModelTree, c: &Choices) -> Vec<Mutation> {
                         content: c.small_content(op.pattern, i, 100),
                         mode: c.file_mode(op.mode),
                     }),
-                    _ => out.push(Mutation::Mkdir {
-                        path: format!("{top}/d{i}"),
-                        mode,
-                    }),
+                    _ => out.push(Mutation::Mkdir { path: format!("{top}/d{i}"), mode }),
                 }
             }
         }

@@ -323,11 +323,7 @@ impl Default for SizeWeights {
 
 impl Default for PatternWeights {
     fn default() -> Self {
-        PatternWeights {
-            random: 6,
-            zeros: 2,
-            repeat: 2,
-        }
+        PatternWeights { random: 6, zeros: 2, repeat: 2 }
     }
 }
 
@@ -412,11 +408,7 @@ impl Default for FaultWeights {
 
 impl Default for VerifyWeights {
     fn default() -> Self {
-        VerifyWeights {
-            full: 8,
-            sample: 2,
-            none: 1,
-        }
+        VerifyWeights { full: 8, sample: 2, none: 1 }
     }
 }
 

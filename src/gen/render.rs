@@ -33,12 +33,7 @@ pub fn render(plan: &Plan) -> String {
         t.incremental_every_days,
     );
     for s in &plan.subvolumes {
-        let _ = writeln!(
-            out,
-            "subvolume {:?}: {} initial operations",
-            s.name,
-            s.initial.len()
-        );
+        let _ = writeln!(out, "subvolume {:?}: {} initial operations", s.name, s.initial.len());
         for m in &s.initial {
             let _ = writeln!(out, "  {:?}| {}", s.name, mutation(m));
         }
@@ -68,31 +63,15 @@ pub fn mutation(m: &Mutation) -> String {
     use Mutation::*;
     match m {
         Mkdir { path, mode } => format!("mkdir {path:?} {mode:04o}"),
-        Write {
-            path,
-            content: c,
-            mode,
-        } => format!("write {path:?} {} {mode:04o}", content(c)),
-        WriteSparse {
-            path,
-            len,
-            data,
-            mode,
-        } => {
-            let parts: Vec<String> = data
-                .iter()
-                .map(|(o, c)| format!("@{o} {}", content(c)))
-                .collect();
-            format!(
-                "write-sparse {path:?} len {len} [{}] {mode:04o}",
-                parts.join(", ")
-            )
+        Write { path, content: c, mode } => format!("write {path:?} {} {mode:04o}", content(c)),
+        WriteSparse { path, len, data, mode } => {
+            let parts: Vec<String> =
+                data.iter().map(|(o, c)| format!("@{o} {}", content(c))).collect();
+            format!("write-sparse {path:?} len {len} [{}] {mode:04o}", parts.join(", "))
         }
-        Overwrite {
-            path,
-            offset,
-            content: c,
-        } => format!("overwrite {path:?} @{offset} {}", content(c)),
+        Overwrite { path, offset, content: c } => {
+            format!("overwrite {path:?} @{offset} {}", content(c))
+        }
         Append { path, content: c } => format!("append {path:?} {}", content(c)),
         Truncate { path, len } => format!("truncate {path:?} to {len}"),
         PunchHole { path, offset, len } => format!("punch-hole {path:?} @{offset} len {len}"),
@@ -108,11 +87,9 @@ pub fn mutation(m: &Mutation) -> String {
             format!("setxattr {path:?} {name:?} = {} B", value.len() / 2)
         }
         RemoveXattr { path, name } => format!("removexattr {path:?} {name:?}"),
-        Touch {
-            path,
-            mtime_sec,
-            mtime_nsec,
-        } => format!("touch {path:?} {mtime_sec}.{mtime_nsec:09}"),
+        Touch { path, mtime_sec, mtime_nsec } => {
+            format!("touch {path:?} {mtime_sec}.{mtime_nsec:09}")
+        }
         Reflink { from, to } => format!("reflink {to:?} = {from:?}"),
         CreateSubvolume { path } => format!("subvolume-create {path:?}"),
         DeleteSubvolume { path } => format!("subvolume-delete {path:?}"),
@@ -159,11 +136,7 @@ fn fault(f: &BackupFault) -> String {
         BackupFault::Contender { simultaneous } => {
             format!(
                 "contender {}",
-                if *simultaneous {
-                    "at the same instant"
-                } else {
-                    "while it holds the lock"
-                }
+                if *simultaneous { "at the same instant" } else { "while it holds the lock" }
             )
         }
         BackupFault::StaleLock { content } => format!("stale lock ({content:?})"),
@@ -180,11 +153,7 @@ fn kill(k: &KillPoint) -> String {
         KillPoint::AfterDelay { ms } => format!("after {ms} ms"),
         KillPoint::OnEvent { event, nth } => format!("on event {event} #{nth}"),
         KillPoint::OnRequest { at, before } => {
-            format!(
-                "{} {}",
-                if *before { "before" } else { "after" },
-                request(at)
-            )
+            format!("{} {}", if *before { "before" } else { "after" }, request(at))
         }
     }
 }
@@ -194,11 +163,7 @@ fn restore_line(r: &RestoreStep) -> String {
         RestoreSource::Current => "current.json".to_owned(),
         RestoreSource::Manifest { back } => format!("the manifest {back} back"),
     };
-    let mut s = format!(
-        "restore {:?} from {source}, verify {}",
-        r.subvolume,
-        r.verify.as_str()
-    );
+    let mut s = format!("restore {:?} from {source}, verify {}", r.subvolume, r.verify.as_str());
     match r.wait {
         Some(true) => s.push_str(", --wait-restore"),
         Some(false) => s.push_str(", --no-wait-restore"),

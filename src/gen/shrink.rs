@@ -73,11 +73,7 @@ pub fn remove_path(plan: &Plan, subvolume: &str, path: &str) -> Plan {
         s.initial.retain(keep);
     }
     for step in &mut p.steps {
-        if let Step::Mutate {
-            subvolume: name,
-            ops,
-        } = step
-        {
+        if let Step::Mutate { subvolume: name, ops } = step {
             if name == subvolume {
                 ops.retain(keep);
             }
@@ -131,37 +127,24 @@ pub fn simplify_fault(plan: &Plan, step: usize) -> Option<Plan> {
 
 fn simpler_fault(f: &BackupFault) -> Option<BackupFault> {
     match f {
-        BackupFault::Kill {
-            at: KillPoint::OnEvent { event, nth },
-        } if *nth > 1 => Some(BackupFault::Kill {
-            at: KillPoint::OnEvent {
-                event: event.clone(),
-                nth: nth - 1,
-            },
-        }),
-        BackupFault::Kill {
-            at: KillPoint::OnRequest { at, before },
-        } if at.nth > 1 => {
+        BackupFault::Kill { at: KillPoint::OnEvent { event, nth } } if *nth > 1 => {
+            Some(BackupFault::Kill {
+                at: KillPoint::OnEvent { event: event.clone(), nth: nth - 1 },
+            })
+        }
+        BackupFault::Kill { at: KillPoint::OnRequest { at, before } } if at.nth > 1 => {
             let mut at = at.clone();
             at.nth -= 1;
-            Some(BackupFault::Kill {
-                at: KillPoint::OnRequest {
-                    at,
-                    before: *before,
-                },
-            })
+            Some(BackupFault::Kill { at: KillPoint::OnRequest { at, before: *before } })
         }
         BackupFault::S3Error { at, status } if at.nth > 1 => {
             let mut at = at.clone();
             at.nth -= 1;
-            Some(BackupFault::S3Error {
-                at,
-                status: *status,
-            })
+            Some(BackupFault::S3Error { at, status: *status })
         }
-        BackupFault::Contender { simultaneous: true } => Some(BackupFault::Contender {
-            simultaneous: false,
-        }),
+        BackupFault::Contender { simultaneous: true } => {
+            Some(BackupFault::Contender { simultaneous: false })
+        }
         _ => None,
     }
 }
@@ -183,19 +166,11 @@ pub fn candidates(plan: &Plan) -> Vec<Plan> {
 
 /// Every operation of the plan.
 pub fn op_refs(plan: &Plan) -> Vec<OpRef> {
-    let initial = plan
-        .subvolumes
-        .iter()
-        .enumerate()
-        .flat_map(|(subvolume, s)| {
-            (0..s.initial.len()).map(move |index| OpRef::Initial { subvolume, index })
-        });
+    let initial = plan.subvolumes.iter().enumerate().flat_map(|(subvolume, s)| {
+        (0..s.initial.len()).map(move |index| OpRef::Initial { subvolume, index })
+    });
     let steps = plan.steps.iter().enumerate().flat_map(|(step, s)| {
-        let n = if let Step::Mutate { ops, .. } = s {
-            ops.len()
-        } else {
-            0
-        };
+        let n = if let Step::Mutate { ops, .. } = s { ops.len() } else { 0 };
         (0..n).map(move |index| OpRef::Step { step, index })
     });
     initial.chain(steps).collect()

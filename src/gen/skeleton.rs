@@ -195,15 +195,9 @@ pub(crate) struct Skeleton {
 
 /// A weighted choice among constants, simplest first, zero weights left out.
 fn weighted<T: Clone + Debug + 'static>(options: Vec<(u32, T)>) -> BoxedStrategy<T> {
-    let options: Vec<(u32, BoxedStrategy<T>)> = options
-        .into_iter()
-        .filter(|(w, _)| *w > 0)
-        .map(|(w, v)| (w, Just(v).boxed()))
-        .collect();
-    assert!(
-        !options.is_empty(),
-        "a validated profile has a non-zero weight in every table"
-    );
+    let options: Vec<(u32, BoxedStrategy<T>)> =
+        options.into_iter().filter(|(w, _)| *w > 0).map(|(w, v)| (w, Just(v).boxed())).collect();
+    assert!(!options.is_empty(), "a validated profile has a non-zero weight in every table");
     Union::new_weighted(options).boxed()
 }
 
@@ -219,10 +213,8 @@ fn maybe<T: Clone + Debug + 'static>(
     s: impl Strategy<Value = T> + 'static,
 ) -> BoxedStrategy<Option<T>> {
     let t = (p.clamp(0.0, 1.0) * 1_000_000.0).round() as u32;
-    let options: Vec<(u32, BoxedStrategy<Option<T>>)> = vec![
-        (1_000_000 - t, Just(None).boxed()),
-        (t, s.prop_map(Some).boxed()),
-    ];
+    let options: Vec<(u32, BoxedStrategy<Option<T>>)> =
+        vec![(1_000_000 - t, Just(None).boxed()), (t, s.prop_map(Some).boxed())];
     Union::new_weighted(options.into_iter().filter(|(w, _)| *w > 0).collect()).boxed()
 }
 
@@ -238,9 +230,7 @@ fn size_strategy(p: &GenProfile) -> BoxedStrategy<SizeSel> {
         (w.chunk_multiple, SizeClass::ChunkMultiple),
         (w.several_chunks, SizeClass::SeveralChunks),
     ]);
-    (class, any::<u32>(), any::<u32>())
-        .prop_map(|(class, a, b)| SizeSel { class, a, b })
-        .boxed()
+    (class, any::<u32>(), any::<u32>()).prop_map(|(class, a, b)| SizeSel { class, a, b }).boxed()
 }
 
 fn pattern_strategy(p: &GenProfile) -> BoxedStrategy<PatSel> {
@@ -277,21 +267,9 @@ fn op_strategy(kinds: Vec<(u32, OpKind)>, p: &GenProfile) -> BoxedStrategy<AbsOp
         target,
         proptest::collection::vec(range, 0..=3),
     )
-        .prop_map(
-            |(kind, (pick, dest), name, size, pattern, mode, flag, n, target, ranges)| AbsOp {
-                kind,
-                pick,
-                dest,
-                name,
-                size,
-                pattern,
-                mode,
-                flag,
-                n,
-                target,
-                ranges,
-            },
-        )
+        .prop_map(|(kind, (pick, dest), name, size, pattern, mode, flag, n, target, ranges)| {
+            AbsOp { kind, pick, dest, name, size, pattern, mode, flag, n, target, ranges }
+        })
         .boxed()
 }
 
@@ -373,23 +351,13 @@ fn fault_strategy(p: &GenProfile) -> BoxedStrategy<AbsFault> {
 fn backup_strategy(p: &GenProfile) -> BoxedStrategy<AbsBackup> {
     let scale = |r: f64| (r * 1_000_000.0).round() as u32;
     let mode = weighted(vec![
-        (
-            1_000_000 - scale(p.dry_run_rate) - scale(p.no_s3_rate),
-            BackupMode::Normal,
-        ),
+        (1_000_000 - scale(p.dry_run_rate) - scale(p.no_s3_rate), BackupMode::Normal),
         (scale(p.dry_run_rate), BackupMode::DryRun),
         (scale(p.no_s3_rate), BackupMode::NoS3),
     ]);
     let filter = maybe(p.filter_rate, proptest::collection::vec(any::<u8>(), 1..=2));
     let fault = maybe(p.fault_rate, fault_strategy(p));
-    (
-        rate(p.short_gap_rate),
-        any::<u32>(),
-        filter,
-        rate(p.once_rate),
-        mode,
-        fault,
-    )
+    (rate(p.short_gap_rate), any::<u32>(), filter, rate(p.once_rate), mode, fault)
         .prop_map(|(short_gap, gap, filter, once, mode, fault)| AbsBackup {
             short_gap,
             gap,
@@ -414,17 +382,15 @@ fn restore_strategy(p: &GenProfile) -> BoxedStrategy<AbsRestore> {
         kill,
         rate(p.restore_retry_rate),
     )
-        .prop_map(
-            |(subvol, back, verify, wait, existing, kill, retry)| AbsRestore {
-                subvol,
-                back,
-                verify,
-                wait,
-                existing,
-                kill,
-                retry,
-            },
-        )
+        .prop_map(|(subvol, back, verify, wait, existing, kill, retry)| AbsRestore {
+            subvol,
+            back,
+            verify,
+            wait,
+            existing,
+            kill,
+            retry,
+        })
         .boxed()
 }
 
@@ -437,24 +403,11 @@ fn step_strategy(p: &GenProfile) -> BoxedStrategy<AbsStep> {
     let options: Vec<(u32, BoxedStrategy<AbsStep>)> = vec![
         (
             w.mutate,
-            (any::<u8>(), ops)
-                .prop_map(|(subvol, ops)| AbsStep::Mutate { subvol, ops })
-                .boxed(),
+            (any::<u8>(), ops).prop_map(|(subvol, ops)| AbsStep::Mutate { subvol, ops }).boxed(),
         ),
-        (
-            w.backup,
-            backup_strategy(p).prop_map(AbsStep::Backup).boxed(),
-        ),
-        (
-            w.restore,
-            restore_strategy(p).prop_map(AbsStep::Restore).boxed(),
-        ),
-        (
-            w.force_full,
-            any::<u8>()
-                .prop_map(|subvol| AbsStep::ForceFull { subvol })
-                .boxed(),
-        ),
+        (w.backup, backup_strategy(p).prop_map(AbsStep::Backup).boxed()),
+        (w.restore, restore_strategy(p).prop_map(AbsStep::Restore).boxed()),
+        (w.force_full, any::<u8>().prop_map(|subvol| AbsStep::ForceFull { subvol }).boxed()),
         (
             w.delete_snapshot,
             (any::<u8>(), any::<bool>())
@@ -514,14 +467,12 @@ pub(crate) fn skeleton_strategy(p: &GenProfile) -> BoxedStrategy<Skeleton> {
         proptest::collection::vec(step_strategy(p), middle),
         maybe(p.final_restore_rate, any::<u8>()),
     )
-        .prop_map(
-            |(settings, subvols, first_backup, steps, final_restore)| Skeleton {
-                settings,
-                subvols,
-                first_backup,
-                steps,
-                final_restore,
-            },
-        )
+        .prop_map(|(settings, subvols, first_backup, steps, final_restore)| Skeleton {
+            settings,
+            subvols,
+            first_backup,
+            steps,
+            final_restore,
+        })
         .boxed()
 }

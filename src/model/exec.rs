@@ -9,8 +9,8 @@
 //! `Write` onto an existing file unlinks it first and a `Retarget` renames a new symlink
 //! over the old one: both make new inodes, as the model says. `Reflink` uses the
 //! `FICLONE` ioctl; only where the directory is not on btrfs does it fall back to a copy.
-//! Nested subvolumes need btrfs (`btrfs subvolume create/delete`); elsewhere they are
-//! [`ExecError::Unsupported`].
+//! Nested subvolumes need btrfs (`fixture::btrfs` runs `btrfs subvolume create/delete`);
+//! elsewhere they are [`ExecError::Unsupported`].
 //!
 //! The executor does not check validity: apply a mutation to the model first and run it
 //! here only if the model accepted it.
@@ -20,7 +20,6 @@ use std::io;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use nix::sys::stat::{utimensat, UtimensatFlags};
 use nix::sys::statfs::{statfs, BTRFS_SUPER_MAGIC};
@@ -29,6 +28,7 @@ use thiserror::Error;
 
 use super::mtime::{self, Timestamp};
 use super::tree::SUBVOLUME_MODE;
+use crate::fixture::{self, FixtureError};
 use crate::gen::content;
 use crate::gen::plan::{Content, Mutation};
 
@@ -44,20 +44,12 @@ pub enum ExecError {
     },
     #[error("{op} of {path} needs btrfs, and the directory is not on btrfs")]
     Unsupported { op: &'static str, path: PathBuf },
-    #[error("`{command}` failed ({status}): {stderr}; is btrfs-progs installed and are we root?")]
-    Command {
-        command: String,
-        status: String,
-        stderr: String,
-    },
+    #[error(transparent)]
+    Btrfs(#[from] FixtureError),
 }
 
 fn io<T>(op: &'static str, path: &Path, r: io::Result<T>) -> Result<T, ExecError> {
-    r.map_err(|source| ExecError::Io {
-        op,
-        path: path.to_owned(),
-        source,
-    })
+    r.map_err(|source| ExecError::Io { op, path: path.to_owned(), source })
 }
 
 /// True if `path` is on a btrfs filesystem.
@@ -67,87 +59,75 @@ pub fn is_btrfs(path: &Path) -> bool {
 
 /// Applies `m` to the tree rooted at `root`.
 pub fn apply(root: &Path, m: &Mutation) -> Result<(), ExecError> {
+    if mtime::changes_content(m) {
+        change_content(root, m)?;
+        stamp_content_change(root, m)
+    } else {
+        change_entry(root, m)
+    }
+}
+
+/// The operations that write, cut or clone file content.
+fn change_content(root: &Path, m: &Mutation) -> Result<(), ExecError> {
     let at = |p: &str| root.join(p);
     use Mutation::*;
     match m {
-        Mkdir { path, mode } => mkdir(&at(path), *mode),
-        Write {
-            path,
-            content,
-            mode,
-        } => write_new(&at(path), *mode, |f, p| {
-            io("write", p, content::write_to(content, &mut &*f))
-        }),
-        WriteSparse {
-            path,
-            len,
-            data,
-            mode,
-        } => write_new(&at(path), *mode, |f, p| {
+        Write { path, content, mode } => {
+            write_new(&at(path), *mode, |f, p| io("write", p, content::write_to(content, &mut &*f)))
+        }
+        WriteSparse { path, len, data, mode } => write_new(&at(path), *mode, |f, p| {
             io("truncate", p, f.set_len(*len))?;
-            data.iter()
-                .try_for_each(|(offset, c)| write_at(f, p, *offset, c))
+            data.iter().try_for_each(|(offset, c)| write_at(f, p, *offset, c))
         }),
-        Overwrite {
-            path,
-            offset,
-            content,
-        } => write_at(&open_rw(&at(path))?, &at(path), *offset, content),
+        Overwrite { path, offset, content } => {
+            write_at(&open_rw(&at(path))?, &at(path), *offset, content)
+        }
         Append { path, content } => {
             let p = at(path);
-            let f = io(
-                "open for append",
-                &p,
-                OpenOptions::new().append(true).open(&p),
-            )?;
+            let f = io("open for append", &p, OpenOptions::new().append(true).open(&p))?;
             io("append", &p, content::write_to(content, &mut &f))
         }
         Truncate { path, len } => io("truncate", &at(path), open_rw(&at(path))?.set_len(*len)),
         PunchHole { path, offset, len } => punch_hole(&at(path), *offset, *len),
+        Reflink { from, to } => reflink(&at(from), &at(to)),
+        _ => unreachable!("not a content change: {m:?}"),
+    }
+}
+
+/// The operations on names, metadata and nested subvolumes.
+fn change_entry(root: &Path, m: &Mutation) -> Result<(), ExecError> {
+    let at = |p: &str| root.join(p);
+    use std::os::unix::fs::{lchown, symlink};
+    use Mutation::*;
+    match m {
+        Mkdir { path, mode } => mkdir(&at(path), *mode),
         Remove { path } => io("unlink", &at(path), fs::remove_file(at(path))),
         Rmdir { path } => io("rmdir", &at(path), fs::remove_dir(at(path))),
         Rename { from, to } => io("rename", &at(from), fs::rename(at(from), at(to))),
         Chmod { path, mode } => chmod(&at(path), *mode),
-        Chown { path, uid, gid } => io(
-            "lchown",
-            &at(path),
-            std::os::unix::fs::lchown(at(path), Some(*uid), Some(*gid)),
-        ),
-        Symlink { path, target } => io(
-            "symlink",
-            &at(path),
-            std::os::unix::fs::symlink(target, at(path)),
-        ),
+        Chown { path, uid, gid } => {
+            io("lchown", &at(path), lchown(at(path), Some(*uid), Some(*gid)))
+        }
+        Symlink { path, target } => io("symlink", &at(path), symlink(target, at(path))),
         Retarget { path, target } => retarget(&at(path), target),
         Hardlink { existing, new } => io("link", &at(new), fs::hard_link(at(existing), at(new))),
-        SetXattr { path, name, value } => {
-            let bytes = hex::decode(value).map_err(|e| ExecError::Io {
-                op: "setxattr",
-                path: at(path),
-                source: io::Error::new(io::ErrorKind::InvalidInput, e),
-            })?;
-            io("setxattr", &at(path), xattr::set(at(path), name, &bytes))
-        }
+        SetXattr { path, name, value } => set_xattr(&at(path), name, value),
         RemoveXattr { path, name } => io("removexattr", &at(path), xattr::remove(at(path), name)),
-        Touch {
-            path,
-            mtime_sec,
-            mtime_nsec,
-        } => set_times(
-            &at(path),
-            Timestamp {
-                sec: *mtime_sec,
-                nsec: *mtime_nsec,
-            },
-        ),
-        Reflink { from, to } => reflink(&at(from), &at(to)),
+        Touch { path, mtime_sec: sec, mtime_nsec: nsec } => {
+            set_times(&at(path), Timestamp { sec: *sec, nsec: *nsec })
+        }
         CreateSubvolume { path } => create_subvolume(root, &at(path)),
         DeleteSubvolume { path } => {
             require_btrfs(root, "subvolume delete", &at(path))?;
-            btrfs(&["subvolume", "delete"], &at(path))
+            Ok(fixture::btrfs::delete_subvolume(&at(path))?)
         }
-    }?;
-    stamp_content_change(root, m)
+        _ => unreachable!("a content change: {m:?}"),
+    }
+}
+
+fn set_xattr(path: &Path, name: &str, value: &str) -> Result<(), ExecError> {
+    let bytes = hex::decode(value).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e));
+    io("setxattr", path, bytes.and_then(|b| xattr::set(path, name, &b)))
 }
 
 /// Sets the deterministic mtime after a content-changing operation.
@@ -159,10 +139,7 @@ fn stamp_content_change(root: &Path, m: &Mutation) -> Result<(), ExecError> {
         Mutation::Reflink { to, .. } => to,
         other => other.paths()[0],
     };
-    set_times(
-        &root.join(target),
-        mtime::stamp(m).expect("content changes have a stamp"),
-    )
+    set_times(&root.join(target), mtime::stamp(m).expect("content changes have a stamp"))
 }
 
 fn set_times(path: &Path, t: Timestamp) -> Result<(), ExecError> {
@@ -172,11 +149,7 @@ fn set_times(path: &Path, t: Timestamp) -> Result<(), ExecError> {
 }
 
 fn chmod(path: &Path, mode: u32) -> Result<(), ExecError> {
-    io(
-        "chmod",
-        path,
-        fs::set_permissions(path, fs::Permissions::from_mode(mode)),
-    )
+    io("chmod", path, fs::set_permissions(path, fs::Permissions::from_mode(mode)))
 }
 
 fn mkdir(path: &Path, mode: u32) -> Result<(), ExecError> {
@@ -185,11 +158,7 @@ fn mkdir(path: &Path, mode: u32) -> Result<(), ExecError> {
 }
 
 fn open_rw(path: &Path) -> Result<File, ExecError> {
-    io(
-        "open for writing",
-        path,
-        OpenOptions::new().write(true).open(path),
-    )
+    io("open for writing", path, OpenOptions::new().write(true).open(path))
 }
 
 /// Creates a new inode at `path` (unlinking a file already there), fills it through
@@ -203,18 +172,10 @@ fn write_new(
         Err(e) if e.kind() != io::ErrorKind::NotFound => return io("unlink", path, Err(e)),
         _ => {}
     }
-    let opts = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .clone();
+    let opts = OpenOptions::new().write(true).create_new(true).mode(0o600).clone();
     let f = io("create", path, opts.open(path))?;
     fill(&f, path)?;
-    io(
-        "fchmod",
-        path,
-        f.set_permissions(fs::Permissions::from_mode(mode)),
-    )
+    io("fchmod", path, f.set_permissions(fs::Permissions::from_mode(mode)))
 }
 
 fn write_at(f: &File, path: &Path, offset: u64, c: &Content) -> Result<(), ExecError> {
@@ -231,22 +192,12 @@ fn punch_hole(path: &Path, offset: u64, len: u64) -> Result<(), ExecError> {
     let f = open_rw(path)?;
     let mode = libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE;
     // SAFETY: plain syscall on a descriptor we own; no memory is passed.
-    let rc = unsafe {
-        libc::fallocate(
-            f.as_raw_fd(),
-            mode,
-            offset as libc::off_t,
-            len as libc::off_t,
-        )
-    };
+    let rc =
+        unsafe { libc::fallocate(f.as_raw_fd(), mode, offset as libc::off_t, len as libc::off_t) };
     io(
         "fallocate(PUNCH_HOLE)",
         path,
-        if rc == 0 {
-            Ok(())
-        } else {
-            Err(io::Error::last_os_error())
-        },
+        if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) },
     )
 }
 
@@ -260,11 +211,7 @@ fn retarget(path: &Path, target: &str) -> Result<(), ExecError> {
 fn reflink(from: &Path, to: &Path) -> Result<(), ExecError> {
     let src = io("open", from, File::open(from))?;
     let mode = io("stat", from, src.metadata())?.permissions().mode() & 0o7777;
-    let opts = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .clone();
+    let opts = OpenOptions::new().write(true).create_new(true).mode(0o600).clone();
     let dst = io("create", to, opts.open(to))?;
     // SAFETY: FICLONE takes the source descriptor as its argument; both are open.
     let rc = unsafe { libc::ioctl(dst.as_raw_fd(), libc::FICLONE, src.as_raw_fd()) };
@@ -275,43 +222,18 @@ fn reflink(from: &Path, to: &Path) -> Result<(), ExecError> {
         }
         io("copy", to, io::copy(&mut &src, &mut &dst))?;
     }
-    io(
-        "fchmod",
-        to,
-        dst.set_permissions(fs::Permissions::from_mode(mode)),
-    )
+    io("fchmod", to, dst.set_permissions(fs::Permissions::from_mode(mode)))
 }
 
 fn require_btrfs(root: &Path, op: &'static str, path: &Path) -> Result<(), ExecError> {
     match is_btrfs(root) {
         true => Ok(()),
-        false => Err(ExecError::Unsupported {
-            op,
-            path: path.to_owned(),
-        }),
+        false => Err(ExecError::Unsupported { op, path: path.to_owned() }),
     }
 }
 
 fn create_subvolume(root: &Path, path: &Path) -> Result<(), ExecError> {
     require_btrfs(root, "subvolume create", path)?;
-    btrfs(&["subvolume", "create"], path)?;
+    fixture::btrfs::create_subvolume(path)?;
     chmod(path, SUBVOLUME_MODE)
-}
-
-fn btrfs(args: &[&str], path: &Path) -> Result<(), ExecError> {
-    let out = Command::new("btrfs").args(args).arg(path).output();
-    let command = format!("btrfs {} {}", args.join(" "), path.display());
-    let out = out.map_err(|e| ExecError::Command {
-        command: command.clone(),
-        status: "not started".into(),
-        stderr: e.to_string(),
-    })?;
-    if out.status.success() {
-        return Ok(());
-    }
-    Err(ExecError::Command {
-        command,
-        status: out.status.to_string(),
-        stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
-    })
 }

@@ -63,14 +63,7 @@ impl FileData {
         let end = offset + c.len;
         self.remove_range(offset, end);
         if c.pattern != Pattern::Zeros {
-            self.pieces.insert(
-                offset,
-                Piece {
-                    len: c.len,
-                    pattern: c.pattern,
-                    pos: 0,
-                },
-            );
+            self.pieces.insert(offset, Piece { len: c.len, pattern: c.pattern, pos: 0 });
         }
         self.len = self.len.max(end);
     }
@@ -105,23 +98,13 @@ impl FileData {
             let piece = self.pieces.remove(&key).expect("piece listed above");
             let piece_end = key + piece.len;
             if key < start {
-                self.pieces.insert(
-                    key,
-                    Piece {
-                        len: start - key,
-                        ..piece.clone()
-                    },
-                );
+                self.pieces.insert(key, Piece { len: start - key, ..piece.clone() });
             }
             if piece_end > end {
                 let cut = end - key;
                 self.pieces.insert(
                     end,
-                    Piece {
-                        len: piece_end - end,
-                        pattern: piece.pattern,
-                        pos: piece.pos + cut,
-                    },
+                    Piece { len: piece_end - end, pattern: piece.pattern, pos: piece.pos + cut },
                 );
             }
         }
@@ -172,10 +155,7 @@ mod tests {
     use super::*;
 
     fn random(len: u64, seed: u64) -> Content {
-        Content {
-            len,
-            pattern: Pattern::Random { seed },
-        }
+        Content { len, pattern: Pattern::Random { seed } }
     }
 
     #[test]

@@ -39,17 +39,12 @@ pub struct NoCandidate {
 impl<T> Pending<T> {
     /// A value known in advance.
     pub fn known(value: T) -> Pending<T> {
-        Pending {
-            candidates: vec![value],
-        }
+        Pending { candidates: vec![value] }
     }
 
     /// One of `candidates` (at least one).
     pub fn one_of(candidates: Vec<T>) -> Pending<T> {
-        assert!(
-            !candidates.is_empty(),
-            "a pending outcome needs at least one candidate"
-        );
+        assert!(!candidates.is_empty(), "a pending outcome needs at least one candidate");
         Pending { candidates }
     }
 
@@ -73,9 +68,7 @@ impl<T> Pending<T> {
     /// errs.
     pub fn resolve_by(&mut self, agrees: impl Fn(&T) -> bool) -> Result<(), NoCandidate> {
         if !self.candidates.iter().any(&agrees) {
-            return Err(NoCandidate {
-                candidates: self.candidates.len(),
-            });
+            return Err(NoCandidate { candidates: self.candidates.len() });
         }
         self.candidates.retain(agrees);
         Ok(())
@@ -83,9 +76,7 @@ impl<T> Pending<T> {
 
     /// Candidates mapped one by one (the mapping must not merge two of them).
     pub fn map<U>(&self, f: impl Fn(&T) -> U) -> Pending<U> {
-        Pending {
-            candidates: self.candidates.iter().map(f).collect(),
-        }
+        Pending { candidates: self.candidates.iter().map(f).collect() }
     }
 }
 
@@ -144,11 +135,7 @@ pub enum HistoryError {
     #[error("subvolume {subvolume}: no backup attempt is pending, yet {what}")]
     NoAttempt { subvolume: String, what: String },
     #[error("subvolume {subvolume}: current.json names {seen:?}, expected one of {expected:?}")]
-    UnexpectedPointer {
-        subvolume: String,
-        seen: Option<String>,
-        expected: Vec<String>,
-    },
+    UnexpectedPointer { subvolume: String, seen: Option<String>, expected: Vec<String> },
 }
 
 /// Expected trees per subvolume and published backup.
@@ -176,17 +163,10 @@ impl History {
     ) -> Result<(), HistoryError> {
         let sub = self.sub(subvolume);
         if let Some(a) = &sub.attempt {
-            return Err(HistoryError::Unresolved {
-                subvolume: subvolume.to_owned(),
-                step: a.step,
-            });
+            return Err(HistoryError::Unresolved { subvolume: subvolume.to_owned(), step: a.step });
         }
         let outcome = Pending::one_of(vec![Publication::NotPublished, Publication::Published]);
-        sub.attempt = Some(Attempt {
-            step,
-            tree,
-            outcome,
-        });
+        sub.attempt = Some(Attempt { step, tree, outcome });
         Ok(())
     }
 
@@ -228,10 +208,7 @@ impl History {
             sub.attempt = None;
             return Ok(());
         }
-        let known = sub
-            .published
-            .iter()
-            .any(|e| e.manifest_key.as_deref() == pointer);
+        let known = sub.published.iter().any(|e| e.manifest_key.as_deref() == pointer);
         let pending = sub.attempt.is_some();
         match (pointer, pending, known) {
             (Some(key), true, false) => self.published(subvolume, key),
@@ -269,11 +246,7 @@ impl History {
             None => Pending::known(last),
             Some(a) => Pending::one_of(vec![
                 last,
-                Some(Expectation {
-                    manifest_key: None,
-                    step: a.step,
-                    tree: a.tree.clone(),
-                }),
+                Some(Expectation { manifest_key: None, step: a.step, tree: a.tree.clone() }),
             ]),
         }
     }
@@ -297,8 +270,6 @@ impl History {
 
     /// All published backups of a subvolume, oldest first.
     pub fn published_of(&self, subvolume: &str) -> &[Expectation] {
-        self.subvolumes
-            .get(subvolume)
-            .map_or(&[], |s| s.published.as_slice())
+        self.subvolumes.get(subvolume).map_or(&[], |s| s.published.as_slice())
     }
 }

@@ -52,16 +52,8 @@ pub fn changes_content(m: &Mutation) -> bool {
 /// The mtime a content-changing operation leaves on its file, or the explicit time of
 /// a `Touch`; `None` for operations that leave regular-file mtimes alone.
 pub fn stamp(m: &Mutation) -> Option<Timestamp> {
-    if let Mutation::Touch {
-        mtime_sec,
-        mtime_nsec,
-        ..
-    } = m
-    {
-        return Some(Timestamp {
-            sec: *mtime_sec,
-            nsec: *mtime_nsec,
-        });
+    if let Mutation::Touch { mtime_sec, mtime_nsec, .. } = m {
+        return Some(Timestamp { sec: *mtime_sec, nsec: *mtime_nsec });
     }
     if !changes_content(m) {
         return None;
@@ -70,10 +62,7 @@ pub fn stamp(m: &Mutation) -> Option<Timestamp> {
     let digest = Sha256::digest(&json);
     let a = u64::from_le_bytes(digest[0..8].try_into().expect("8 bytes"));
     let b = u64::from_le_bytes(digest[8..16].try_into().expect("8 bytes"));
-    Some(Timestamp {
-        sec: STAMP_BASE + (a % STAMP_SPAN) as i64,
-        nsec: (b % 1_000_000_000) as u32,
-    })
+    Some(Timestamp { sec: STAMP_BASE + (a % STAMP_SPAN) as i64, nsec: (b % 1_000_000_000) as u32 })
 }
 
 #[cfg(test)]
@@ -82,14 +71,8 @@ mod tests {
 
     #[test]
     fn a_content_change_gets_a_stamp_that_depends_on_the_operation() {
-        let a = Mutation::Truncate {
-            path: "a".into(),
-            len: 1,
-        };
-        let b = Mutation::Truncate {
-            path: "a".into(),
-            len: 2,
-        };
+        let a = Mutation::Truncate { path: "a".into(), len: 1 };
+        let b = Mutation::Truncate { path: "a".into(), len: 2 };
         assert_eq!(stamp(&a), stamp(&a.clone()));
         assert_ne!(stamp(&a), stamp(&b));
         let s = stamp(&a).unwrap();
@@ -98,19 +81,7 @@ mod tests {
 
     #[test]
     fn metadata_operations_leave_the_mtime_alone() {
-        assert_eq!(
-            stamp(&Mutation::Chmod {
-                path: "a".into(),
-                mode: 0o600
-            }),
-            None
-        );
-        assert_eq!(
-            stamp(&Mutation::Rename {
-                from: "a".into(),
-                to: "b".into()
-            }),
-            None
-        );
+        assert_eq!(stamp(&Mutation::Chmod { path: "a".into(), mode: 0o600 }), None);
+        assert_eq!(stamp(&Mutation::Rename { from: "a".into(), to: "b".into() }), None);
     }
 }

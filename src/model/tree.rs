@@ -7,7 +7,8 @@
 //! Assumptions, matching `model::exec`: operations run as root (uid 0, gid 0); the
 //! subvolume root is a plain `0755 root:root` directory; every created inode gets the
 //! explicit mode of its operation (umask never applies). New inodes take gid 0, or the
-//! parent directory's gid when that directory is set-group-ID (as the kernel does);
+//! parent directory's gid when that directory is set-group-ID (as the kernel does),
+//! except nested subvolume roots, which are always `0755 root:root` (measured);
 //! `chown` of a non-directory clears set-user-ID, and set-group-ID when group-execute
 //! is set. A `Write` onto an existing file, and a `Retarget`, make a new inode (the
 //! executor unlinks or renames over the old one): other hardlinks keep the old content.
@@ -51,11 +52,7 @@ pub enum ModelError {
     #[error("{path:?} already exists")]
     Exists { path: String },
     #[error("{path:?} is a {found}, the operation needs a {expected}")]
-    WrongKind {
-        path: String,
-        expected: &'static str,
-        found: &'static str,
-    },
+    WrongKind { path: String, expected: &'static str, found: &'static str },
     #[error("directory {path:?} is not empty")]
     NotEmpty { path: String },
     #[error("{from:?} and {to:?} are in different subvolumes")]
@@ -156,12 +153,7 @@ pub fn join(dir: &str, name: &str) -> String {
 /// Checks the plan's path rules: relative, `/`-separated, no empty, `.` or `..`
 /// components, no NUL, names of at most [`MAX_NAME`] bytes, at most [`MAX_PATH`] bytes.
 pub fn check_path(path: &str) -> Result<(), ModelError> {
-    let bad = |reason| {
-        Err(ModelError::InvalidPath {
-            path: path.to_owned(),
-            reason,
-        })
-    };
+    let bad = |reason| Err(ModelError::InvalidPath { path: path.to_owned(), reason });
     if path.is_empty() {
         return bad("empty");
     }
@@ -184,10 +176,7 @@ pub fn check_path(path: &str) -> Result<(), ModelError> {
 
 fn check_mode(path: &str, mode: u32) -> Result<(), ModelError> {
     if mode & !0o7777 != 0 {
-        return Err(invalid(
-            path,
-            format!("mode {mode:o} has bits beyond 0o7777"),
-        ));
+        return Err(invalid(path, format!("mode {mode:o} has bits beyond 0o7777")));
     }
     Ok(())
 }
@@ -196,23 +185,14 @@ fn check_content(path: &str, offset: u64, c: &Content) -> Result<(), ModelError>
     if let Pattern::Repeat { block: 0, .. } = c.pattern {
         return Err(invalid(path, "repeat pattern with a block of 0".into()));
     }
-    if offset
-        .checked_add(c.len)
-        .is_none_or(|end| end > MAX_FILE_LEN)
-    {
-        return Err(invalid(
-            path,
-            format!("data ends beyond {MAX_FILE_LEN} bytes"),
-        ));
+    if offset.checked_add(c.len).is_none_or(|end| end > MAX_FILE_LEN) {
+        return Err(invalid(path, format!("data ends beyond {MAX_FILE_LEN} bytes")));
     }
     Ok(())
 }
 
 fn invalid(path: &str, reason: String) -> ModelError {
-    ModelError::Invalid {
-        path: path.to_owned(),
-        reason,
-    }
+    ModelError::Invalid { path: path.to_owned(), reason }
 }
 
 impl ModelTree {
@@ -229,45 +209,21 @@ impl ModelTree {
         let stamp = mtime::stamp(m).unwrap_or(Timestamp::ZERO);
         use Mutation::*;
         match m {
-            Mkdir { path, mode } => self.create(
-                path,
-                *mode,
-                Body::Dir {
-                    subvolume_root: false,
-                },
-            ),
-            Write {
-                path,
-                content,
-                mode,
-            } => {
+            Mkdir { path, mode } => self.create(path, *mode, Body::Dir { subvolume_root: false }),
+            Write { path, content, mode } => {
                 check_content(path, 0, content)?;
                 self.write_new(path, FileData::from_content(content), *mode, stamp)
             }
-            WriteSparse {
-                path,
-                len,
-                data,
-                mode,
-            } => self.write_sparse(path, *len, data, *mode, stamp),
-            Overwrite {
-                path,
-                offset,
-                content,
-            } => {
+            WriteSparse { path, len, data, mode } => {
+                self.write_sparse(path, *len, data, *mode, stamp)
+            }
+            Overwrite { path, offset, content } => {
                 check_content(path, *offset, content)?;
                 self.modify_file(path, stamp, |f| f.write(*offset, content))
             }
             Append { path, content } => self.append(path, content, stamp),
             Truncate { path, len } => {
-                check_content(
-                    path,
-                    *len,
-                    &Content {
-                        len: 0,
-                        pattern: Pattern::Zeros,
-                    },
-                )?;
+                check_content(path, *len, &Content { len: 0, pattern: Pattern::Zeros })?;
                 self.modify_file(path, stamp, |f| f.truncate(*len))
             }
             PunchHole { path, offset, len } => self.punch(path, *offset, *len, stamp),
@@ -281,17 +237,9 @@ impl ModelTree {
             Hardlink { existing, new } => self.hardlink(existing, new),
             SetXattr { path, name, value } => self.set_xattr(path, name, value),
             RemoveXattr { path, name } => self.remove_xattr(path, name),
-            Touch {
-                path, mtime_nsec, ..
-            } => self.touch(path, *mtime_nsec, stamp),
+            Touch { path, mtime_nsec, .. } => self.touch(path, *mtime_nsec, stamp),
             Reflink { from, to } => self.reflink(from, to, stamp),
-            CreateSubvolume { path } => self.create(
-                path,
-                SUBVOLUME_MODE,
-                Body::Dir {
-                    subvolume_root: true,
-                },
-            ),
+            CreateSubvolume { path } => self.create_subvolume(path),
             DeleteSubvolume { path } => self.delete_subvolume(path),
         }
     }
@@ -302,19 +250,13 @@ impl ModelTree {
         self.paths
             .get(path)
             .map(|id| &self.inodes[id])
-            .ok_or_else(|| ModelError::NotFound {
-                path: path.to_owned(),
-            })
+            .ok_or_else(|| ModelError::NotFound { path: path.to_owned() })
     }
 
     fn inode_mut(&mut self, path: &str) -> Result<&mut Inode, ModelError> {
-        let id = *self.paths.get(path).ok_or_else(|| ModelError::NotFound {
-            path: path.to_owned(),
-        })?;
-        Ok(self
-            .inodes
-            .get_mut(&id)
-            .expect("every path names a live inode"))
+        let id =
+            *self.paths.get(path).ok_or_else(|| ModelError::NotFound { path: path.to_owned() })?;
+        Ok(self.inodes.get_mut(&id).expect("every path names a live inode"))
     }
 
     fn require(
@@ -337,9 +279,7 @@ impl ModelTree {
 
     fn require_absent(&self, path: &str) -> Result<(), ModelError> {
         match self.paths.contains_key(path) {
-            true => Err(ModelError::Exists {
-                path: path.to_owned(),
-            }),
+            true => Err(ModelError::Exists { path: path.to_owned() }),
             false => Ok(()),
         }
     }
@@ -352,24 +292,12 @@ impl ModelTree {
             return Ok(0);
         }
         let dir = self.require(parent, &[EntryKind::Dir], "directory")?;
-        Ok(if dir.meta.mode & S_ISGID != 0 {
-            dir.meta.gid
-        } else {
-            0
-        })
+        Ok(if dir.meta.mode & S_ISGID != 0 { dir.meta.gid } else { 0 })
     }
 
     /// True if `path` is the root of a nested subvolume.
     pub fn is_subvolume_root(&self, path: &str) -> bool {
-        matches!(
-            self.inode(path),
-            Ok(Inode {
-                body: Body::Dir {
-                    subvolume_root: true
-                },
-                ..
-            })
-        )
+        matches!(self.inode(path), Ok(Inode { body: Body::Dir { subvolume_root: true }, .. }))
     }
 
     /// The nested subvolume root that contains `path`'s directory entry (`""` for the
@@ -394,10 +322,7 @@ impl ModelTree {
 
     fn has_descendants(&self, dir: &str) -> bool {
         let prefix = format!("{dir}/");
-        self.paths
-            .range(prefix.clone()..)
-            .next()
-            .is_some_and(|(k, _)| k.starts_with(&prefix))
+        self.paths.range(prefix.clone()..).next().is_some_and(|(k, _)| k.starts_with(&prefix))
     }
 
     /// True if `path` exists.
@@ -415,12 +340,7 @@ impl ModelTree {
         EntryView {
             path,
             kind: inode.body.kind(),
-            subvolume_root: matches!(
-                inode.body,
-                Body::Dir {
-                    subvolume_root: true
-                }
-            ),
+            subvolume_root: matches!(inode.body, Body::Dir { subvolume_root: true }),
             links: inode.links,
             len: match &inode.body {
                 Body::File(f) => f.len(),
@@ -433,9 +353,7 @@ impl ModelTree {
 
     /// Every live path, in byte order.
     pub fn entries(&self) -> impl Iterator<Item = EntryView<'_>> + '_ {
-        self.paths
-            .iter()
-            .map(|(p, id)| self.view_of(p, &self.inodes[id]))
+        self.paths.iter().map(|(p, id)| self.view_of(p, &self.inodes[id]))
     }
 
     /// Names of the entries directly inside `dir` (`""` for the root).
@@ -452,9 +370,7 @@ impl ModelTree {
             )
         };
         let skip = if dir.is_empty() { 0 } else { dir.len() + 1 };
-        iter.map(|k| &k[skip..])
-            .filter(|rest| !rest.contains('/'))
-            .collect()
+        iter.map(|k| &k[skip..]).filter(|rest| !rest.contains('/')).collect()
     }
 
     /// Names of the user xattrs of `path`.

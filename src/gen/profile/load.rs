@@ -109,14 +109,12 @@ impl GenProfile {
         base: &GenProfile,
         table: &toml::Table,
     ) -> Result<GenProfile, ProfileError> {
-        let mut merged = toml::Table::try_from(base).map_err(|e| ProfileError::Parse {
-            message: e.to_string(),
-        })?;
+        let mut merged = toml::Table::try_from(base)
+            .map_err(|e| ProfileError::Parse { message: e.to_string() })?;
         merge(&mut merged, table);
         // Going through the text form makes toml's errors name the offending key.
-        let text = toml::to_string(&merged).map_err(|e| ProfileError::Parse {
-            message: e.to_string(),
-        })?;
+        let text =
+            toml::to_string(&merged).map_err(|e| ProfileError::Parse { message: e.to_string() })?;
         let profile: GenProfile = toml::from_str(&text).map_err(|e| ProfileError::Parse {
             message: e.message().to_owned() + &key_hint(&e, &text),
         })?;
@@ -126,19 +124,11 @@ impl GenProfile {
 
     /// Checks ranges, rates and that every weight table can choose something.
     pub fn validate(&self) -> Result<(), ProfileError> {
-        let bad = |key: &str, reason: String| {
-            Err(ProfileError::Invalid {
-                key: key.to_owned(),
-                reason,
-            })
-        };
+        let bad =
+            |key: &str, reason: String| Err(ProfileError::Invalid { key: key.to_owned(), reason });
         for (key, min, max) in [
             ("steps_min", self.steps_min, self.steps_max),
-            (
-                "initial_ops_min",
-                self.initial_ops_min,
-                self.initial_ops_max,
-            ),
+            ("initial_ops_min", self.initial_ops_min, self.initial_ops_max),
             ("mutate_ops_min", self.mutate_ops_min, self.mutate_ops_max),
         ] {
             if min > max {
@@ -149,22 +139,13 @@ impl GenProfile {
             return bad("steps_max / mutate_ops_min", "must be at least 1".into());
         }
         if !(1..=3).contains(&self.subvolumes_max) {
-            return bad(
-                "subvolumes_max",
-                format!("is {}, must be 1 to 3", self.subvolumes_max),
-            );
+            return bad("subvolumes_max", format!("is {}, must be 1 to 3", self.subvolumes_max));
         }
         if !(1..=3).contains(&self.retain_max) {
-            return bad(
-                "retain_max",
-                format!("is {}, must be 1 to 3", self.retain_max),
-            );
+            return bad("retain_max", format!("is {}, must be 1 to 3", self.retain_max));
         }
         if self.concurrency_max < 1 || self.fan_out_max < 1 || self.depth_max < 1 {
-            return bad(
-                "concurrency_max / fan_out_max / depth_max",
-                "must be at least 1".into(),
-            );
+            return bad("concurrency_max / fan_out_max / depth_max", "must be at least 1".into());
         }
         if self.chunk_size_min == 0 || self.chunk_size_min > self.chunk_size_max {
             return bad(
@@ -173,16 +154,10 @@ impl GenProfile {
             );
         }
         if self.small_file_max < 65 || self.small_file_max >= self.medium_file_max {
-            return bad(
-                "small_file_max",
-                "must be at least 65 and below medium_file_max".into(),
-            );
+            return bad("small_file_max", "must be at least 65 and below medium_file_max".into());
         }
         if self.gap_ms_min > self.gap_ms_max {
-            return bad(
-                "gap_ms_min",
-                format!("is above gap_ms_max ({})", self.gap_ms_max),
-            );
+            return bad("gap_ms_min", format!("is above gap_ms_max ({})", self.gap_ms_max));
         }
         if !(64..=MAX_PATH as u32).contains(&self.max_path_bytes) {
             return bad("max_path_bytes", format!("must be 64 to {MAX_PATH}"));
@@ -216,14 +191,8 @@ impl GenProfile {
             ("spool_rate", self.spool_rate),
             ("small_spool_rate", self.small_spool_rate),
             ("restore_back_rate", self.restore_back_rate),
-            (
-                "restore_wait_override_rate",
-                self.restore_wait_override_rate,
-            ),
-            (
-                "restore_existing_target_rate",
-                self.restore_existing_target_rate,
-            ),
+            ("restore_wait_override_rate", self.restore_wait_override_rate),
+            ("restore_existing_target_rate", self.restore_existing_target_rate),
             ("restore_kill_rate", self.restore_kill_rate),
             ("restore_retry_rate", self.restore_retry_rate),
         ];
@@ -265,11 +234,7 @@ impl GenProfile {
 /// Sum of the integer fields of a weight table.
 fn sum(weights: &impl Serialize) -> u64 {
     let table = toml::Table::try_from(weights).expect("weight tables serialise");
-    table
-        .values()
-        .filter_map(toml::Value::as_integer)
-        .map(|v| v as u64)
-        .sum()
+    table.values().filter_map(toml::Value::as_integer).map(|v| v as u64).sum()
 }
 
 /// Replaces `base`'s keys by `over`'s, recursing into tables both have.
@@ -284,17 +249,17 @@ fn merge(base: &mut toml::Table, over: &toml::Table) {
     }
 }
 
-/// ` (at key `x`)` from the error's span in `text`, when toml gives one.
+/// ` (key `section.key`)` from the error's span in `text`, when toml gives one.
 fn key_hint(e: &toml::de::Error, text: &str) -> String {
     let Some(span) = e.span() else {
         return String::new();
     };
     let line_start = text[..span.start].rfind('\n').map_or(0, |i| i + 1);
     let line = text[line_start..].lines().next().unwrap_or("");
-    let section = text[..line_start]
-        .lines()
-        .rev()
-        .find(|l| l.starts_with('['))
-        .unwrap_or("");
-    format!(" (at `{}` {})", line.trim(), section.trim())
+    let key = line.split('=').next().unwrap_or("").trim();
+    let section = text[..line_start].lines().rev().find(|l| l.starts_with('['));
+    match section.map(|l| l.trim().trim_matches(|c| c == '[' || c == ']')) {
+        Some(s) => format!(" (key `{s}.{key}`)"),
+        None => format!(" (key `{key}`)"),
+    }
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use super::{
     check_content, check_mode, invalid, Body, Inode, InodeId, Meta, ModelError, ModelTree,
-    MAX_NAME, MAX_SYMLINK, MAX_XATTR_VALUE, S_ISGID, S_ISUID, S_IXGRP,
+    MAX_NAME, MAX_SYMLINK, MAX_XATTR_VALUE, SUBVOLUME_MODE, S_ISGID, S_ISUID, S_IXGRP,
 };
 use crate::fixture::tree::EntryKind;
 use crate::gen::plan::{Content, Pattern};
@@ -48,27 +48,22 @@ impl ModelTree {
         let gid = self.new_gid(path)?;
         let id = self.next_inode;
         self.next_inode += 1;
-        let meta = Meta {
-            mode,
-            uid: 0,
-            gid,
-            xattrs: BTreeMap::new(),
-            mtime,
-        };
-        self.inodes.insert(
-            id,
-            Inode {
-                meta,
-                body,
-                links: 0,
-            },
-        );
+        let meta = Meta { mode, uid: 0, gid, xattrs: BTreeMap::new(), mtime };
+        self.inodes.insert(id, Inode { meta, body, links: 0 });
         self.link(path, id);
         Ok(())
     }
 
     pub(super) fn create(&mut self, path: &str, mode: u32, body: Body) -> Result<(), ModelError> {
         self.create_inode(path, mode, body, Timestamp::ZERO)
+    }
+
+    /// A nested subvolume's root: `0755 root:root` even in a set-group-ID directory
+    /// (measured: `btrfs subvolume create` does not inherit the group, unlike mkdir).
+    pub(super) fn create_subvolume(&mut self, path: &str) -> Result<(), ModelError> {
+        self.create(path, SUBVOLUME_MODE, Body::Dir { subvolume_root: true })?;
+        self.inode_mut(path)?.meta.gid = 0;
+        Ok(())
     }
 
     /// `Write` and `WriteSparse`: a new inode, replacing an existing regular file.
@@ -96,14 +91,7 @@ impl ModelTree {
         mode: u32,
         stamp: Timestamp,
     ) -> Result<(), ModelError> {
-        check_content(
-            path,
-            len,
-            &Content {
-                len: 0,
-                pattern: Pattern::Zeros,
-            },
-        )?;
+        check_content(path, len, &Content { len: 0, pattern: Pattern::Zeros })?;
         let mut file = FileData::default();
         file.truncate(len);
         for (offset, c) in data {
@@ -156,14 +144,7 @@ impl ModelTree {
         if len == 0 {
             return Err(invalid(path, "hole of length 0".into()));
         }
-        check_content(
-            path,
-            offset,
-            &Content {
-                len,
-                pattern: Pattern::Zeros,
-            },
-        )?;
+        check_content(path, offset, &Content { len, pattern: Pattern::Zeros })?;
         self.modify_file(path, stamp, |f| f.punch(offset, len))
     }
 
@@ -176,46 +157,31 @@ impl ModelTree {
     pub(super) fn rmdir(&mut self, path: &str) -> Result<(), ModelError> {
         self.require(path, DIR, "directory")?;
         if self.is_subvolume_root(path) {
-            return Err(invalid(
-                path,
-                "a subvolume root is removed with DeleteSubvolume".into(),
-            ));
+            return Err(invalid(path, "a subvolume root is removed with DeleteSubvolume".into()));
         }
         if self.has_descendants(path) {
-            return Err(ModelError::NotEmpty {
-                path: path.to_owned(),
-            });
+            return Err(ModelError::NotEmpty { path: path.to_owned() });
         }
         self.unlink(path);
         Ok(())
     }
 
     pub(super) fn rename(&mut self, from: &str, to: &str) -> Result<(), ModelError> {
-        let src_id = *self.paths.get(from).ok_or_else(|| ModelError::NotFound {
-            path: from.to_owned(),
-        })?;
+        let src_id =
+            *self.paths.get(from).ok_or_else(|| ModelError::NotFound { path: from.to_owned() })?;
         let src_is_dir = self.inodes[&src_id].body.kind() == EntryKind::Dir;
         if self.is_subvolume_root(from) || self.is_subvolume_root(to) {
-            return Err(invalid(
-                from,
-                "renaming a subvolume root is not modelled".into(),
-            ));
+            return Err(invalid(from, "renaming a subvolume root is not modelled".into()));
         }
         self.new_gid(to)?;
         if from == to || self.paths.get(to) == Some(&src_id) {
             return Ok(()); // rename(2) between links of one inode does nothing
         }
         if src_is_dir && to.starts_with(&format!("{from}/")) {
-            return Err(ModelError::IntoItself {
-                from: from.to_owned(),
-                to: to.to_owned(),
-            });
+            return Err(ModelError::IntoItself { from: from.to_owned(), to: to.to_owned() });
         }
         if self.subvolume_of(from) != self.subvolume_of(to) {
-            return Err(ModelError::CrossSubvolume {
-                from: from.to_owned(),
-                to: to.to_owned(),
-            });
+            return Err(ModelError::CrossSubvolume { from: from.to_owned(), to: to.to_owned() });
         }
         if self.exists(to) {
             self.check_rename_target(to, src_is_dir)?;
@@ -235,9 +201,7 @@ impl ModelTree {
         if src_is_dir {
             self.require(to, DIR, "directory")?;
             if self.has_descendants(to) {
-                return Err(ModelError::NotEmpty {
-                    path: to.to_owned(),
-                });
+                return Err(ModelError::NotEmpty { path: to.to_owned() });
             }
         } else {
             self.require(to, NOT_DIR, "regular file or symlink")?;
@@ -269,10 +233,7 @@ impl ModelTree {
         if target.is_empty() || target.len() > MAX_SYMLINK || target.contains('\0') {
             return Err(invalid(
                 path,
-                format!(
-                    "symlink target of {} bytes (1..=4095, no NUL)",
-                    target.len()
-                ),
+                format!("symlink target of {} bytes (1..=4095, no NUL)", target.len()),
             ));
         }
         Ok(())
@@ -314,10 +275,7 @@ impl ModelTree {
     ) -> Result<(), ModelError> {
         let rest = name.strip_prefix("user.").unwrap_or("");
         if rest.is_empty() || name.len() > MAX_NAME || name.contains('\0') {
-            return Err(invalid(
-                path,
-                format!("xattr name {name:?} is not user.<1..250 bytes>"),
-            ));
+            return Err(invalid(path, format!("xattr name {name:?} is not user.<1..250 bytes>")));
         }
         let bytes = hex::decode(value)
             .map_err(|e| invalid(path, format!("xattr value is not hex: {e}")))?;
@@ -328,10 +286,7 @@ impl ModelTree {
             ));
         }
         self.require(path, FILE_OR_DIR, "regular file or directory")?;
-        self.inode_mut(path)?
-            .meta
-            .xattrs
-            .insert(name.to_owned(), value.to_owned());
+        self.inode_mut(path)?.meta.xattrs.insert(name.to_owned(), value.to_owned());
         Ok(())
     }
 
@@ -339,10 +294,7 @@ impl ModelTree {
         let inode = self.inode_mut(path)?;
         match inode.meta.xattrs.remove(name) {
             Some(_) => Ok(()),
-            None => Err(ModelError::NoXattr {
-                path: path.to_owned(),
-                name: name.to_owned(),
-            }),
+            None => Err(ModelError::NoXattr { path: path.to_owned(), name: name.to_owned() }),
         }
     }
 
@@ -382,9 +334,7 @@ impl ModelTree {
         }
         let inside = self.descendants(path);
         if inside.iter().any(|p| self.is_subvolume_root(p)) {
-            return Err(ModelError::NotEmpty {
-                path: path.to_owned(),
-            });
+            return Err(ModelError::NotEmpty { path: path.to_owned() });
         }
         for p in inside.iter().rev() {
             self.unlink(p);

@@ -22,16 +22,9 @@ impl ModelTree {
     /// groups are computed over what remains. Holes may come back as zeros, which the
     /// tree cannot tell apart anyway (it holds the content hash).
     pub fn backup_view(&self) -> Tree {
-        let roots: Vec<String> = self
-            .entries()
-            .filter(|e| e.subvolume_root)
-            .map(|e| format!("{}/", e.path))
-            .collect();
-        self.tree_of(|p| {
-            !roots
-                .iter()
-                .any(|r| p.starts_with(r.as_str()) || r[..r.len() - 1] == *p)
-        })
+        let roots: Vec<String> =
+            self.entries().filter(|e| e.subvolume_root).map(|e| format!("{}/", e.path)).collect();
+        self.tree_of(|p| !roots.iter().any(|r| p.starts_with(r.as_str()) || r[..r.len() - 1] == *p))
     }
 
     fn tree_of(&self, keep: impl Fn(&str) -> bool) -> Tree {
