@@ -128,7 +128,8 @@ fn setup_killed_at_random_moments_is_undone_by_teardown_twenty_times() {
     assert!(cfg.output(&["teardown"]).status.success());
     let seed = std::process::id() as u64;
     for i in 0..20u64 {
-        let delay = full.mul_f64(((seed.wrapping_mul(6364136223846793005).wrapping_add(i * 1442695040888963407)) >> 33) as f64 / (1u64 << 31) as f64);
+        let mixed = seed.wrapping_add(i).wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let delay = full.mul_f64((mixed >> 11) as f64 / (1u64 << 53) as f64);
         let mut child = cfg.harness(&["setup"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
         std::thread::sleep(delay);
         let _ = child.kill();

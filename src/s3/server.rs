@@ -112,6 +112,19 @@ impl EmbeddedServer {
         let (child, port) = loop {
             let port = free_port().map_err(run_dir_error)?;
             let mut child = spawn_moto(venv_dir, run_dir, &tmp_dir, port)?;
+            let record = ServerRecord {
+                pid: child.id(),
+                port,
+                started_at: chrono::Utc::now().to_rfc3339(),
+            };
+            if let Err(e) = write_record(run_dir, &record) {
+                stop_child(&mut child);
+                return Err(e);
+            }
+            if let Err(source) = release(&mut child) {
+                stop_child(&mut child);
+                return Err(ServerError::Spawn { program: moto_server_path(venv_dir), source });
+            }
             match wait_ready(&mut child, port, &run_dir.join(LOG_FILE)) {
                 Ok(()) => break (child, port),
                 // Another process may have taken the port between our probe and moto's bind.
@@ -129,14 +142,6 @@ impl EmbeddedServer {
             run_dir: run_dir.to_path_buf(),
             startup: started.elapsed(),
         };
-        write_record(
-            run_dir,
-            &ServerRecord {
-                pid: server.pid,
-                port,
-                started_at: chrono::Utc::now().to_rfc3339(),
-            },
-        )?;
         Ok(server)
     }
 
@@ -343,15 +348,27 @@ fn spawn_moto(
         .open(&log_path)
         .map_err(spawn_error)?;
     let log_err = log.try_clone().map_err(spawn_error)?;
-    Command::new(&program)
+    // The shell waits for a go line on stdin before it becomes moto_server (same PID),
+    // so the server never runs unrecorded: if the harness dies before `release`, the
+    // shell reads EOF and exits without starting anything.
+    Command::new("sh")
+        .args(["-c", "read -r go && exec \"$0\" \"$@\""])
+        .arg(&program)
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
         .env("TMPDIR", tmp_dir)
-        .stdin(Stdio::null())
+        .stdin(Stdio::piped())
         .stdout(Stdio::from(log))
         .stderr(Stdio::from(log_err))
         .process_group(0)
         .spawn()
         .map_err(spawn_error)
+}
+
+/// Lets a server spawned by [`spawn_moto`] start, once its PID is recorded.
+fn release(child: &mut Child) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut stdin = child.stdin.take().expect("spawn_moto pipes stdin");
+    stdin.write_all(b"go\n")
 }
 
 /// Polls an unsigned ListBuckets until moto answers, the child exits, or the timeout.
