@@ -303,7 +303,10 @@ impl Run<'_> {
         };
         let records = match chunker.upload_all(&mut send.stdout, &key_for, &mut at_end) {
             Ok(records) => records,
-            Err(e) => return Err(fail(&e, &send.stop())),
+            Err(e) => {
+                fail(&e, &send.stop());
+                return Err(());
+            }
         };
         if let Err(stderr) = send.finish() {
             event!(Error, "btrfs_send_failed", subvolume = job.name, error = stderr);

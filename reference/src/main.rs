@@ -36,7 +36,12 @@ use std::io::Write;
 
 fn main() {
     let args: Vec<String> = std::env::args_os().skip(1).map(|a| a.to_string_lossy().into_owned()).collect();
-    let code = run(&args);
+    // A panic is a defect of the reference; like an uncaught Python exception it still
+    // ends with exit 1 (after unwinding, so the lock guard is released).
+    let code = std::panic::catch_unwind(|| run(&args)).unwrap_or_else(|_| {
+        event!(Error, "internal_error", error = "b2s3-ref panicked; see the message above");
+        1
+    });
     let _ = std::io::stdout().flush();
     std::process::exit(code);
 }

@@ -79,6 +79,7 @@ impl State {
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create state directory {}: {e}", dir.display()))?;
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        remove_dead_temp_files(dir, &name);
         let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
         let text = self.to_json().to_python_pretty() + "\n";
         let written = write_synced(&tmp, text.as_bytes()).and_then(|()| std::fs::rename(&tmp, path));
@@ -90,6 +91,19 @@ impl State {
             let _ = d.sync_all();
         }
         Ok(())
+    }
+}
+
+/// Removes `.<name>.<pid>.tmp` files of writers killed before their rename.
+fn remove_dead_temp_files(dir: &Path, name: &str) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let prefix = format!(".{name}.");
+    for entry in entries.flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        let pid = file.strip_prefix(&prefix).and_then(|r| r.strip_suffix(".tmp")).and_then(|p| p.parse::<u32>().ok());
+        if matches!(pid, Some(p) if p != std::process::id() && !crate::lock::pid_alive(p)) {
+            let _ = std::fs::remove_file(entry.path());
+        }
     }
 }
 

@@ -117,6 +117,19 @@ fn a_spool_below_5_mib_fails_the_first_large_chunk_and_aborts_its_upload() {
 }
 
 #[test]
+fn the_harness_run_dir_backs_up_only_the_first_subvolume_and_writes_its_manifest() {
+    let w = World::new("harnessdir", &["first", "second"], Settings::default());
+    tree::populate(&w.vol("first"), 5, 0);
+    tree::populate(&w.vol("second"), 6, 0);
+    let dir = w.scratch.join("harness");
+    let out = w.backup_env(&[], &[("BTRFS_TO_S3_HARNESS_RUN_DIR", dir.to_string_lossy().into_owned())]);
+    let published = contract::check_backup_run(&w, &out, &[("first", "full")], &[]);
+    assert!(w.snapshots("second").is_empty() && w.keys("second").is_empty(), "only the first subvolume");
+    let local = std::fs::read(dir.join("manifest.json")).expect("manifest.json in the harness run dir");
+    assert_eq!(local, w.s3.get(&published[0].manifest_key));
+}
+
+#[test]
 fn a_stream_of_an_exact_multiple_of_the_chunk_size_has_no_empty_trailing_chunk() {
     let w = World::new("exact", &["data"], Settings::default());
     tree::populate(&w.vol("data"), 9, 0);
@@ -130,7 +143,7 @@ fn a_stream_of_an_exact_multiple_of_the_chunk_size_has_no_empty_trailing_chunk()
     let again = contract::check_backup_run(&w, &w.backup(&[]), &[("data", "full")], &[]);
     let m = &again[0].manifest;
     assert_eq!(m["total_bytes"].as_u64(), Some(total), "the same tree must give a stream of the same length");
-    if total % 2 == 0 {
+    if total.is_multiple_of(2) {
         assert_eq!(m["chunks"].as_array().unwrap().len(), 2, "exactly two chunks, no empty third");
     }
     w.settings.chunk_size = total;

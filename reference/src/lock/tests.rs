@@ -103,7 +103,7 @@ fn contender(t: u32, path: &Path, live: &Mutex<HashSet<u32>>, holders: &AtomicUs
                 holders.fetch_sub(1, Ordering::SeqCst);
                 acq.fetch_add(1, Ordering::SeqCst);
                 mine += 1;
-                if round % 2 == 0 {
+                if round.is_multiple_of(2) {
                     std::mem::forget(got.guard);
                     live.lock().unwrap().remove(&pid);
                     pid += 1;
