@@ -36,6 +36,27 @@ enum Command {
         #[arg(last = true, required = true)]
         args: Vec<String>,
     },
+    /// Run one case (a plan file, or a generated plan) through the engine and judge it.
+    Case {
+        /// A plan file (JSON).
+        #[arg(long, conflicts_with_all = ["seed", "case"])]
+        plan: Option<PathBuf>,
+        /// Campaign seed of a generated plan (with --case).
+        #[arg(long, requires = "case")]
+        seed: Option<u64>,
+        /// Case number of a generated plan (with --seed).
+        #[arg(long, requires = "seed")]
+        case: Option<u64>,
+        /// Generator profile: pr, nightly, or a [profile.<name>.gen] table.
+        #[arg(long, default_value = "pr")]
+        profile: String,
+        /// Keep the case area and its S3 objects for inspection.
+        #[arg(long)]
+        keep: bool,
+        /// The case's time limit, seconds.
+        #[arg(long)]
+        time_limit: Option<u64>,
+    },
     /// Delete every object under the run's S3 prefix (needs --yes).
     Cleanup {
         /// Confirm the deletion.
@@ -53,6 +74,10 @@ fn dispatch(cli: Cli) -> Result<i32, CommandError> {
         Command::Run { dry_run: true, args } => commands::run::dry_run(&config, &args),
         Command::Run { dry_run: false, args } => commands::run::run(&config, &args),
         Command::Cleanup { yes } => commands::lifecycle::cleanup(&config, yes),
+        Command::Case { plan, seed, case, profile, keep, time_limit } => {
+            let args = commands::case::CaseArgs { plan, seed, case, profile, keep, time_limit_secs: time_limit };
+            commands::case::case(&config, &args)
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 //! `main.rs` only parses arguments and calls these; every error is mapped here to the
 //! documented exit codes of [`crate::exit`].
 
+pub mod case;
 pub mod doctor;
 pub mod lifecycle;
 pub mod run;

@@ -1,0 +1,321 @@
+//! `Restore` steps (and the final restores of `finish`): always into a new target on the
+//! restore filesystem (`<case restore dir>/step-<i>/<subvolume>`; a retry uses the same
+//! path), from `current.json` or `--manifest-key` of the `back`-th published manifest.
+//!
+//! What the restore must give comes from the model's expected backups: a tree (P1, and
+//! after an interrupted backup the candidate the pointer names, never the other one or a
+//! mix: P3), a failure (nothing published; archived chunks without waiting: P12), or
+//! nothing the model can vouch for (the subvolume is tainted: undecided). An existing
+//! target must be refused and left alone (P9); a failed or killed attempt is retried
+//! when the plan says so (P11); the tool's own verification is held against the
+//! tester's diff (P13).
+
+use std::path::{Path, PathBuf};
+
+use super::case::CaseRun;
+use super::faults::{disarm, kill_plan};
+use super::invoke::{Launch, Ran};
+use super::{Abort, Flow};
+use crate::engine::history::{Invocation, ObservedAt, Role, StepRecord, ToolCommand};
+use crate::engine::judge::old_or_new::{check_restored_candidate, Side};
+use crate::engine::judge::restore::{
+    check_archive_restore, check_restore_refusal, check_restore_retry, check_restore_unpublished, check_self_check,
+    persistent_restore_cause,
+};
+use crate::engine::judge::{finding, RestoreDiff, Verdict};
+use crate::fixture::scan::scan;
+use crate::fixture::tree::Tree;
+use crate::gen::plan::{RestoreSource, RestoreStep};
+use crate::model::mask_unpredicted;
+use crate::oracle::diff::diff;
+use crate::oracle::finding::Property;
+use crate::s3::view::StoreView;
+use crate::tool::{RestoreArgs, ToolArgs};
+
+/// Storage classes whose objects must be restored before a GET (CONTRACT.md 12).
+const ARCHIVE_CLASSES: [&str; 3] = ["GLACIER", "DEEP_ARCHIVE", "GLACIER_IR"];
+
+/// A subvolume whose last backup was interrupted: both candidate trees and the side its
+/// pointer names (P3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Interrupted {
+    pub step: usize,
+    pub old: Tree,
+    pub new: Tree,
+    pub side: Side,
+}
+
+/// What a restore must give.
+#[derive(Debug, Clone)]
+enum Expected {
+    /// Nothing is published for the subvolume: the restore must fail.
+    Unpublished,
+    /// The model cannot vouch for the content.
+    Unknown(String),
+    Tree { tree: Tree, interrupted: Option<Interrupted> },
+}
+
+/// Whether archived chunks can be read right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Readable {
+    /// Not archived, or every chunk already restored.
+    Yes,
+    No,
+    /// Some restored, some not, or unknown.
+    Partly,
+}
+
+/// Everything one restore step's attempts are judged against.
+struct Ctx {
+    subvolume: String,
+    target: PathBuf,
+    expected: Expected,
+    existing: Option<Tree>,
+    archived: bool,
+    wait: bool,
+    readable: Readable,
+    through_current: bool,
+}
+
+pub(super) fn restore_step(case: &mut CaseRun, rec: &mut StepRecord, r: &RestoreStep) -> Flow {
+    let dir = case.area.restore_dir().join(format!("step-{}", rec.index));
+    restore_into(case, rec, r, &dir)
+}
+
+/// Runs the restore `r` with its target in `dir` (created here) and judges it.
+pub(super) fn restore_into(case: &mut CaseRun, rec: &mut StepRecord, r: &RestoreStep, dir: &Path) -> Flow {
+    std::fs::create_dir_all(dir).map_err(|e| Abort::harness(format!("creating {}", dir.display()), e))?;
+    let target = dir.join(&r.subvolume);
+    let (manifest_key, expected) = expected_for(case, rec, r);
+    let archived = ARCHIVE_CLASSES.contains(&case.plan.tool.storage_class_chunks.as_str());
+    let wait = r.wait.unwrap_or(case.plan.tool.wait_for_restore);
+    let readable = if archived && !wait { readable_now(case, &r.subvolume, manifest_key.as_deref()) } else { Readable::Yes };
+    let existing = if r.existing_target { Some(plant_target(&target)?) } else { None };
+    let ctx = Ctx {
+        subvolume: r.subvolume.clone(),
+        target: target.clone(),
+        expected,
+        existing,
+        archived,
+        wait,
+        readable,
+        through_current: manifest_key.is_none(),
+    };
+    let args = ToolArgs::Restore(RestoreArgs {
+        subvolume: r.subvolume.clone(),
+        target,
+        manifest_key,
+        restore_timeout_seconds: None,
+        wait: r.wait,
+        verify: Some(r.verify),
+        log_level: None,
+    });
+    case.observe(rec, ObservedAt::BeforeStep)?;
+    let first = attempt(case, rec, &ctx, Role::Restore, &args, r)?;
+    if !r.retry || succeeded(&first.record) {
+        return Ok(());
+    }
+    let retry = attempt(case, rec, &ctx, Role::Retry, &args, r)?;
+    let nothing_published = matches!(ctx.expected, Expected::Unpublished);
+    let cause =
+        persistent_restore_cause(ctx.existing.is_some(), ctx.archived && !ctx.wait && ctx.readable == Readable::No, nothing_published);
+    case.absorb(rec, check_restore_retry(rec.index, &first.record, &retry.record, cause));
+    Ok(())
+}
+
+fn succeeded(inv: &Invocation) -> bool {
+    inv.exit_code() == Some(0)
+}
+
+/// One attempt: run (killed as planned on the first attempt), observe, judge.
+fn attempt(case: &mut CaseRun, rec: &mut StepRecord, ctx: &Ctx, role: Role, args: &ToolArgs, r: &RestoreStep) -> Flow<Ran> {
+    let mut launch = Launch::new(role, args.clone());
+    let mut rule = None;
+    if let (Role::Restore, Some(point)) = (role, &r.kill) {
+        let plan = kill_plan(case.engine, &case.prefix, point, ToolCommand::Restore)?;
+        launch.kill = plan.trigger;
+        launch.switch = plan.switch;
+        launch.aimed = Some(point.clone());
+        rule = plan.rule;
+        rec.notes.extend(plan.notes);
+    }
+    let ran = case.invoker.run(rec.index, launch);
+    disarm(case.engine, rule);
+    let ran = ran?;
+    let index = case.record_invocation(rec, &ran);
+    case.stop_if_cut_short(&ran)?;
+    case.observe(rec, ObservedAt::AfterInvocation { index })?;
+    if ran.killed_by_fault() {
+        rec.notes.push(format!("restore killed as planned at {} ms", ran.record.kill.as_ref().map_or(0, |k| k.at_ms)));
+    } else {
+        judge_attempt(case, rec, ctx, &ran.record)?;
+    }
+    Ok(ran)
+}
+
+/// The `--manifest-key` to pass (none: through `current.json`) and what must come out.
+fn expected_for(case: &CaseRun, rec: &mut StepRecord, r: &RestoreStep) -> (Option<String>, Expected) {
+    let name = r.subvolume.as_str();
+    if let RestoreSource::Manifest { back } = r.source {
+        if let Some(e) = case.expected.manifest_back(name, back) {
+            let tree = Expected::Tree { tree: e.tree.clone(), interrupted: None };
+            return (e.manifest_key.clone(), tree);
+        }
+        rec.notes.push(format!("restore: nothing of {name} is published, so no --manifest-key; restoring current.json"));
+    }
+    if let Some(why) = case.tainted.get(name) {
+        return (None, Expected::Unknown(format!("the model lost track of {name}'s backups ({why})")));
+    }
+    match case.expected.current(name).value() {
+        Some(None) => (None, Expected::Unpublished),
+        Some(Some(e)) => (None, Expected::Tree { tree: e.tree.clone(), interrupted: case.interrupted.get(name).cloned() }),
+        None => (None, Expected::Unknown(format!("a backup attempt of {name} is unresolved"))),
+    }
+}
+
+/// Creates the target as a directory with a marker file; returns its scan.
+fn plant_target(target: &Path) -> Flow<Tree> {
+    std::fs::create_dir(target)
+        .and_then(|()| std::fs::write(target.join("marker-planted-by-b2s3-harness"), b"do not replace me\n"))
+        .map_err(|e| Abort::harness(format!("creating the existing target {}", target.display()), e))?;
+    scan(target).map_err(|e| Abort::harness("scanning the existing target", e))
+}
+
+/// Whether the chunks of the chain to be restored are readable now (archive classes).
+fn readable_now(case: &CaseRun, subvolume: &str, manifest_key: Option<&str>) -> Readable {
+    let store = &case.observer.store;
+    let start = manifest_key
+        .map(str::to_string)
+        .or_else(|| store.pointers.get(subvolume).map(|p| p.manifest_key.clone()));
+    let Some(mut key) = start else { return Readable::No };
+    let (mut restored, mut archived) = (0usize, 0usize);
+    for _ in 0..1000 {
+        let Some(m) = store.manifests.get(&key) else { return Readable::Partly };
+        for chunk in &m.chunks {
+            match case.engine.client().head(&chunk.key).ok().and_then(|i| i.restore) {
+                Some(h) if h.contains("ongoing-request=\"false\"") => restored += 1,
+                _ => archived += 1,
+            }
+        }
+        match &m.parent_manifest {
+            Some(parent) => key = parent.clone(),
+            None => break,
+        }
+    }
+    match (restored, archived) {
+        (_, 0) => Readable::Yes,
+        (0, _) => Readable::No,
+        _ => Readable::Partly,
+    }
+}
+
+/// Judges one attempt that ran to its end.
+fn judge_attempt(case: &mut CaseRun, rec: &mut StepRecord, ctx: &Ctx, inv: &Invocation) -> Flow {
+    let step = rec.index;
+    if let Some(before) = &ctx.existing {
+        let now = scan(&ctx.target).map_err(|e| Abort::harness("scanning the existing target", e))?;
+        case.absorb(rec, check_restore_refusal(step, inv, Some(&now == before)));
+        return Ok(());
+    }
+    let tree = match &ctx.expected {
+        Expected::Unpublished => {
+            case.absorb(rec, check_restore_unpublished(step, &ctx.subvolume, inv));
+            return Ok(());
+        }
+        Expected::Unknown(why) => {
+            let mut v = Verdict::default();
+            v.cannot_decide(Property::RoundTrip, step, ctx.target.display().to_string(), why.clone());
+            case.absorb(rec, v);
+            return Ok(());
+        }
+        Expected::Tree { tree, .. } => tree,
+    };
+    if ctx.archived && !judge_archive(case, rec, ctx, inv) {
+        return Ok(());
+    }
+    if ctx.through_current {
+        case.verified.insert(ctx.subvolume.clone());
+    }
+    judge_content(case, rec, ctx, inv, tree);
+    Ok(())
+}
+
+/// P12; false when the content need not (or cannot) be compared.
+fn judge_archive(case: &mut CaseRun, rec: &mut StepRecord, ctx: &Ctx, inv: &Invocation) -> bool {
+    let step = rec.index;
+    match (ctx.wait, ctx.readable) {
+        (true, _) => {
+            case.absorb(rec, check_archive_restore(step, inv, true, None));
+            succeeded(inv)
+        }
+        (false, Readable::No) => {
+            let exists = std::fs::symlink_metadata(&ctx.target).is_ok();
+            case.absorb(rec, check_archive_restore(step, inv, false, Some(exists)));
+            false
+        }
+        (false, Readable::Yes) => {
+            rec.notes.push("archive: every chunk was already restored, so a restore without waiting must succeed".into());
+            true
+        }
+        (false, Readable::Partly) => {
+            let mut v = Verdict::default();
+            let why = "some chunks of the chain are restored and some are not";
+            v.cannot_decide(Property::Archive, step, ctx.target.display().to_string(), why);
+            case.absorb(rec, v);
+            succeeded(inv)
+        }
+    }
+}
+
+/// P1 (and P3 after an interrupted backup) on the restored tree, P13 on the tool's
+/// own verification.
+fn judge_content(case: &mut CaseRun, rec: &mut StepRecord, ctx: &Ctx, inv: &Invocation, tree: &Tree) {
+    let step = rec.index;
+    let verify_failed = inv.event("restore_verify_failed").is_some();
+    if !succeeded(inv) && !verify_failed {
+        let seen = inv.describe_end();
+        let f = finding(Property::RoundTrip, step, format!("a published backup of {} could not be restored", ctx.subvolume))
+            .subject(ctx.target.display().to_string())
+            .expected_seen("exit 0 with the model's tree at the target", seen);
+        case.add_findings(rec, vec![f]);
+        return;
+    }
+    if std::fs::symlink_metadata(&ctx.target).is_err() {
+        let f = finding(Property::RoundTrip, step, format!("the restore of {} left nothing at its target", ctx.subvolume))
+            .subject(ctx.target.display().to_string())
+            .expected_seen("the restored subvolume", format!("no such path after {}", inv.describe_end()));
+        case.add_findings(rec, vec![f]);
+        return;
+    }
+    let context = format!("restore of {} into {}", ctx.subvolume, ctx.target.display());
+    if let (Expected::Tree { interrupted: Some(i), .. }, true) = (&ctx.expected, ctx.through_current) {
+        let old = compare(&ctx.target, &i.old, step, &context);
+        let new = compare(&ctx.target, &i.new, step, &context);
+        let v = check_restored_candidate(step, &ctx.subvolume, i.side, &old, &new);
+        rec.notes.push(format!("restore after the backup interrupted at step {}: the pointer names the {} side", i.step, i.side.as_str()));
+        let clean = v.findings.is_empty();
+        case.absorb(rec, v);
+        if clean {
+            let matched = if i.side == Side::Old { old } else { new };
+            case.absorb(rec, check_self_check(step, inv, &matched));
+        }
+        return;
+    }
+    let d = compare(&ctx.target, tree, step, &context);
+    let mut v = check_self_check(step, inv, &d);
+    if let RestoreDiff::NotCompared { why } = &d {
+        v.cannot_decide(Property::RoundTrip, step, ctx.target.display().to_string(), why.clone());
+    }
+    case.absorb(rec, v);
+}
+
+/// The oracle's diff of the target against a model tree.
+fn compare(target: &Path, expected: &Tree, step: usize, context: &str) -> RestoreDiff {
+    match scan(target) {
+        Err(e) => RestoreDiff::NotCompared { why: format!("the restored target could not be scanned: {e}") },
+        Ok(seen) => match diff(expected, &mask_unpredicted(&seen)).to_finding(Some(step), context) {
+            None => RestoreDiff::Clean,
+            Some(finding) => RestoreDiff::Differs { finding },
+        },
+    }
+}
