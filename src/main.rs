@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use b2s3_harness::commands::{self, CommandError};
+use b2s3_harness::commands::{self, envfile, ownership, CommandError};
 use b2s3_harness::exit;
 
 /// Property-based and fault-injection tester for btrfs_to_s3.
@@ -15,6 +15,10 @@ struct Cli {
     /// Harness config file (default: config/test.toml; env B2S3_CONFIG).
     #[arg(long, global = true, env = "B2S3_CONFIG", default_value = "config/test.toml")]
     config: PathBuf,
+    /// Environment variables to load first: KEY=value lines, no shell expansion
+    /// (default: test.env next to the config file, if it exists; env B2S3_ENV_FILE).
+    #[arg(long, global = true, env = "B2S3_ENV_FILE")]
+    env_file: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -65,13 +69,19 @@ fn main() {
             std::process::exit(code);
         }
     };
+    if let Err(e) = envfile::load_into_process(cli.env_file.as_deref(), &cli.config) {
+        eprintln!("b2s3-harness: {e}");
+        std::process::exit(exit::USAGE);
+    }
     if let Err(e) = b2s3_harness::tool::signals::install() {
         eprintln!("b2s3-harness: cannot install signal handlers: {e}");
         std::process::exit(exit::HARNESS_ERROR);
     }
+    let config_path = cli.config.clone();
     let code = dispatch(cli).unwrap_or_else(|e| {
         eprintln!("b2s3-harness: {e}");
         e.exit_code()
     });
+    ownership::hand_back_after_command(&config_path);
     std::process::exit(code);
 }

@@ -3,7 +3,9 @@
 //! documented exit codes of [`crate::exit`].
 
 pub mod doctor;
+pub mod envfile;
 pub mod lifecycle;
+pub mod ownership;
 pub mod run;
 
 use std::path::Path;
