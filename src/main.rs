@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+use b2s3_harness::commands::context::parse_bytes;
 use b2s3_harness::commands::{self, envfile, ownership, CommandError};
 use b2s3_harness::exit;
 
@@ -46,6 +47,18 @@ enum Command {
         #[arg(long)]
         yes: bool,
     },
+    /// Write the fixed, deterministic seed layout into every (empty) subvolume.
+    Seed {
+        /// Content bytes per subvolume (a number, or with K, M, G).
+        #[arg(long, value_parser = parse_bytes, default_value = "8M")]
+        size: u64,
+    },
+    /// Apply the fixed, deterministic set of changes to every seeded subvolume.
+    Mutate {
+        /// New or changed content bytes per subvolume (a number, or with K, M, G).
+        #[arg(long, value_parser = parse_bytes, default_value = "1M")]
+        size: u64,
+    },
 }
 
 fn dispatch(cli: Cli) -> Result<i32, CommandError> {
@@ -57,6 +70,8 @@ fn dispatch(cli: Cli) -> Result<i32, CommandError> {
         Command::Run { dry_run: true, args } => commands::run::dry_run(&config, &args),
         Command::Run { dry_run: false, args } => commands::run::run(&config, &args),
         Command::Cleanup { yes } => commands::lifecycle::cleanup(&config, yes),
+        Command::Seed { size } => commands::seed::seed(&config, size),
+        Command::Mutate { size } => commands::mutate::mutate(&config, size),
     }
 }
 

@@ -2,11 +2,14 @@
 //! `main.rs` only parses arguments and calls these; every error is mapped here to the
 //! documented exit codes of [`crate::exit`].
 
+pub mod context;
 pub mod doctor;
 pub mod envfile;
 pub mod lifecycle;
+pub mod mutate;
 pub mod ownership;
 pub mod run;
+pub mod seed;
 
 use std::path::Path;
 
