@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use b2s3_harness::commands::context::parse_bytes;
+use b2s3_harness::commands::verify::manifest::SchemaLevel;
+use b2s3_harness::commands::verify::restore::{CompareMode, RestoreCheck};
 use b2s3_harness::commands::{self, envfile, ownership, CommandError};
 use b2s3_harness::exit;
 
@@ -59,6 +61,51 @@ enum Command {
         #[arg(long, value_parser = parse_bytes, default_value = "1M")]
         size: u64,
     },
+    /// Check the run's store, snapshots or a restored tree; exit 0 clean, 1 findings.
+    Verify {
+        #[command(subcommand)]
+        what: Verify,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum Verify {
+    /// Every manifest and current.json under the run's prefix against config/schemas/.
+    Manifest {
+        /// min: required keys only; full: the exact contract.
+        #[arg(long, value_enum, default_value_t = SchemaLevel::Full)]
+        schema: SchemaLevel,
+    },
+    /// Layout, storage classes, SSE, chunks, chains, and a current.json per subvolume.
+    S3 {
+        /// Subvolumes that must have a backup (repeatable; default: all configured).
+        #[arg(long = "subvolume")]
+        subvolumes: Vec<String>,
+    },
+    /// Snapshot retention and the state's last_snapshot, per subvolume.
+    Retention {
+        /// Subvolumes to check (repeatable; default: all configured).
+        #[arg(long = "subvolume")]
+        subvolumes: Vec<String>,
+    },
+    /// Compare a restored tree with its source snapshot (content and metadata).
+    Restore {
+        /// The restored subvolume (or, with --subvolume all, the dir holding one per name).
+        #[arg(long)]
+        target: PathBuf,
+        /// full: hash every file; sample: hash a deterministic sample.
+        #[arg(long, value_enum, default_value_t = CompareMode::Full)]
+        mode: CompareMode,
+        /// A configured subvolume, or all.
+        #[arg(long, default_value = "all")]
+        subvolume: String,
+        /// The snapshot to compare with (default: from the newest manifest or the state).
+        #[arg(long)]
+        source: Option<PathBuf>,
+        /// At most this many files hashed in sample mode (default: restore.sample_max_files).
+        #[arg(long)]
+        sample_max: Option<usize>,
+    },
 }
 
 fn dispatch(cli: Cli) -> Result<i32, CommandError> {
@@ -72,6 +119,32 @@ fn dispatch(cli: Cli) -> Result<i32, CommandError> {
         Command::Cleanup { yes } => commands::lifecycle::cleanup(&config, yes),
         Command::Seed { size } => commands::seed::seed(&config, size),
         Command::Mutate { size } => commands::mutate::mutate(&config, size),
+        Command::Verify { what } => verify(&config, what),
+    }
+}
+
+fn verify(config: &std::path::Path, what: Verify) -> Result<i32, CommandError> {
+    use commands::verify as v;
+    match what {
+        Verify::Manifest { schema } => v::manifest::verify_manifest(config, schema),
+        Verify::S3 { subvolumes } => v::s3::verify_s3(config, &subvolumes),
+        Verify::Retention { subvolumes } => v::retention::verify_retention(config, &subvolumes),
+        Verify::Restore {
+            target,
+            mode,
+            subvolume,
+            source,
+            sample_max,
+        } => {
+            let check = RestoreCheck {
+                target,
+                mode,
+                subvolume,
+                source,
+                sample_max,
+            };
+            v::restore::verify_restore(config, &check)
+        }
     }
 }
 

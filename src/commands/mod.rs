@@ -10,6 +10,7 @@ pub mod mutate;
 pub mod ownership;
 pub mod run;
 pub mod seed;
+pub mod verify;
 
 use std::path::Path;
 
