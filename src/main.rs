@@ -66,6 +66,12 @@ enum Command {
         #[command(subcommand)]
         what: Verify,
     },
+    /// Write benchmark.json from the backup/restore metrics in the run's logs.
+    Bench {
+        /// Where to write it (default: <run_dir>/benchmark.json).
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -120,6 +126,7 @@ fn dispatch(cli: Cli) -> Result<i32, CommandError> {
         Command::Seed { size } => commands::seed::seed(&config, size),
         Command::Mutate { size } => commands::mutate::mutate(&config, size),
         Command::Verify { what } => verify(&config, what),
+        Command::Bench { output } => commands::bench::bench(&config, output.as_deref()),
     }
 }
 

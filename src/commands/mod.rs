@@ -2,6 +2,7 @@
 //! `main.rs` only parses arguments and calls these; every error is mapped here to the
 //! documented exit codes of [`crate::exit`].
 
+pub mod bench;
 pub mod context;
 pub mod doctor;
 pub mod envfile;
