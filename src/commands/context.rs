@@ -21,6 +21,20 @@ pub fn open_session(config: Config) -> Result<Session, CommandError> {
     Ok(session)
 }
 
+/// Every configured subvolume of the session's fixture, as (name, path), in config order.
+pub fn subvolume_roots(session: &Session) -> Vec<(String, PathBuf)> {
+    let fx = &session.fixture;
+    fx.subvolume_names()
+        .iter()
+        .map(|name| {
+            let path = fx
+                .subvolume_path(name)
+                .expect("a configured subvolume has a path");
+            (name.clone(), path)
+        })
+        .collect()
+}
+
 /// An existing run: its session record and a client for its S3 store. Starts nothing:
 /// with an embedded endpoint, the server recorded by `setup` must still be running
 /// (its objects live in its memory).

@@ -32,7 +32,7 @@ use crate::exit;
 use crate::gen::plan::{Content, Mutation};
 use crate::model::exec;
 
-use super::context::open_session;
+use super::context::{open_session, subvolume_roots};
 use super::seed::random;
 use super::{load_config, CommandError};
 
@@ -173,13 +173,9 @@ fn check_applicable(root: &Path, changes: &[Mutation]) -> Result<(), String> {
 /// them (exit 2 and no change when one does not have the seed layout).
 pub fn mutate(config_path: &Path, size: u64) -> Result<i32, CommandError> {
     let session = open_session(load_config(config_path)?)?;
-    let fx = &session.fixture;
     let mut plans = Vec::new();
-    for name in fx.subvolume_names() {
-        let root = fx
-            .subvolume_path(name)
-            .expect("a configured subvolume has a path");
-        let changes = mutations(name, size);
+    for (name, root) in subvolume_roots(&session) {
+        let changes = mutations(&name, size);
         check_applicable(&root, &changes).map_err(|problem| {
             CommandError::Usage(format!(
                 "cannot mutate subvolume {name} at {}: {problem}; mutate expects the layout \

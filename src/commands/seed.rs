@@ -33,11 +33,12 @@ use std::path::Path;
 
 use crate::exit;
 use crate::fixture::scan::scan;
+use crate::fixture::tree::Tree;
 use crate::gen::plan::{Content, Mutation, Pattern};
 use crate::model::{exec, mask_unpredicted, ModelTree};
 use crate::oracle::diff::diff;
 
-use super::context::open_session;
+use super::context::{open_session, subvolume_roots};
 use super::{load_config, CommandError};
 
 /// `--size` when none is given: 8 MiB per subvolume.
@@ -185,20 +186,12 @@ fn links_and_metadata() -> Vec<Mutation> {
 /// of them is not empty, before writing anything.
 pub fn seed(config_path: &Path, size: u64) -> Result<i32, CommandError> {
     let session = open_session(load_config(config_path)?)?;
-    let fx = &session.fixture;
-    let mut roots = Vec::new();
-    for name in fx.subvolume_names() {
-        let root = fx
-            .subvolume_path(name)
-            .expect("a configured subvolume has a path");
-        ensure_empty(name, &root)?;
-        roots.push((name.clone(), root));
+    let roots = subvolume_roots(&session);
+    for (name, root) in &roots {
+        ensure_empty(name, root)?;
     }
     for (name, root) in &roots {
-        let layout = seed_layout(name, size);
-        apply_checked(root, &layout)?;
-        let tree =
-            scan(root).map_err(|e| CommandError::harness("scanning the seeded subvolume", e))?;
+        let tree = apply_checked(root, &seed_layout(name, size))?;
         println!(
             "seeded {name}: {} entries, {} files, {} bytes in {}",
             tree.entries.len(),
@@ -224,8 +217,9 @@ fn ensure_empty(name: &str, root: &Path) -> Result<(), CommandError> {
 }
 
 /// Applies `mutations` to the model and to `root`, then checks that a scan of `root`
-/// equals the model (a mismatch is a harness error, never the tool's fault).
-fn apply_checked(root: &Path, mutations: &[Mutation]) -> Result<(), CommandError> {
+/// equals the model (a mismatch is a harness error, never the tool's fault). Returns
+/// the scan.
+fn apply_checked(root: &Path, mutations: &[Mutation]) -> Result<Tree, CommandError> {
     let mut model = ModelTree::new();
     for m in mutations {
         model
@@ -236,7 +230,7 @@ fn apply_checked(root: &Path, mutations: &[Mutation]) -> Result<(), CommandError
     let seen = scan(root).map_err(|e| CommandError::harness("scanning the seeded subvolume", e))?;
     let d = diff(&model.to_tree(), &mask_unpredicted(&seen));
     if d.is_empty() {
-        return Ok(());
+        return Ok(seen);
     }
     Err(CommandError::Harness(format!(
         "after seeding, {} differs from the model of the seed layout (a harness bug): {}",

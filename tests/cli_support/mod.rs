@@ -53,6 +53,11 @@ pub struct Run {
 }
 
 impl Run {
+    /// Runs `command` to completion.
+    pub fn of(mut command: Command) -> Run {
+        Run::from(command.output().expect("the harness runs"))
+    }
+
     fn from(out: Output) -> Run {
         Run {
             code: out.status.code().unwrap_or(-1),
