@@ -190,3 +190,54 @@ fn verify_without_a_run_is_a_usage_error_that_says_what_to_do() {
     );
     bad.assert_says(&["nosuch is not a configured subvolume"]);
 }
+
+#[test]
+fn verify_restore_of_all_subvolumes_checks_each_one_under_the_target() {
+    let w = World::seeded_and_backed_up("vrestore-all", "512K");
+    let all = w.restore_mount().join("all");
+    std::fs::create_dir(&all).unwrap();
+    for name in ["data", "root", "home"] {
+        let target = all.join(name);
+        w.ok(&[
+            "run",
+            "--",
+            "restore",
+            "--subvolume",
+            name,
+            "--target",
+            target.to_str().unwrap(),
+        ]);
+    }
+    let clean = w.ok(&[
+        "verify",
+        "restore",
+        "--target",
+        all.to_str().unwrap(),
+        "--mode",
+        "sample",
+    ]);
+    clean.assert_says(&[
+        "checked: data:",
+        "checked: root:",
+        "checked: home:",
+        "verify restore: clean",
+    ]);
+
+    std::fs::remove_file(all.join("home/secret.key")).unwrap();
+    let found = w.expect(
+        1,
+        &[
+            "verify",
+            "restore",
+            "--target",
+            all.to_str().unwrap(),
+            "--mode",
+            "sample",
+        ],
+    );
+    found.assert_says(&[
+        "[P1 round-trip violation] restored home",
+        "first: missing secret.key",
+        "verify restore: 1 finding(s)",
+    ]);
+}
