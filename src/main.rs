@@ -5,7 +5,10 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use b2s3_harness::commands::{self, CommandError};
+use b2s3_harness::commands::context::parse_bytes;
+use b2s3_harness::commands::verify::manifest::SchemaLevel;
+use b2s3_harness::commands::verify::restore::{CompareMode, RestoreCheck};
+use b2s3_harness::commands::{self, envfile, ownership, CommandError};
 use b2s3_harness::exit;
 
 /// Property-based and fault-injection tester for btrfs_to_s3.
@@ -15,6 +18,10 @@ struct Cli {
     /// Harness config file (default: config/test.toml; env B2S3_CONFIG).
     #[arg(long, global = true, env = "B2S3_CONFIG", default_value = "config/test.toml")]
     config: PathBuf,
+    /// Environment variables to load first: KEY=value lines, no shell expansion
+    /// (default: test.env next to the config file, if it exists; env B2S3_ENV_FILE).
+    #[arg(long, global = true, env = "B2S3_ENV_FILE")]
+    env_file: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -63,6 +70,69 @@ enum Command {
         #[arg(long)]
         yes: bool,
     },
+    /// Write the fixed, deterministic seed layout into every (empty) subvolume.
+    Seed {
+        /// Content bytes per subvolume (a number, or with K, M, G).
+        #[arg(long, value_parser = parse_bytes, default_value = "8M")]
+        size: u64,
+    },
+    /// Apply the fixed, deterministic set of changes to every seeded subvolume.
+    Mutate {
+        /// New or changed content bytes per subvolume (a number, or with K, M, G).
+        #[arg(long, value_parser = parse_bytes, default_value = "1M")]
+        size: u64,
+    },
+    /// Check the run's store, snapshots or a restored tree; exit 0 clean, 1 findings.
+    Verify {
+        #[command(subcommand)]
+        what: Verify,
+    },
+    /// Write benchmark.json from the backup/restore metrics in the run's logs.
+    Bench {
+        /// Where to write it (default: <run_dir>/benchmark.json).
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum Verify {
+    /// Every manifest and current.json under the run's prefix against config/schemas/.
+    Manifest {
+        /// min: required keys only; full: the exact contract.
+        #[arg(long, value_enum, default_value_t = SchemaLevel::Full)]
+        schema: SchemaLevel,
+    },
+    /// Layout, storage classes, SSE, chunks, chains, and a current.json per subvolume.
+    S3 {
+        /// Subvolumes that must have a backup (repeatable; default: all configured).
+        #[arg(long = "subvolume")]
+        subvolumes: Vec<String>,
+    },
+    /// Snapshot retention and the state's last_snapshot, per subvolume.
+    Retention {
+        /// Subvolumes to check (repeatable; default: all configured).
+        #[arg(long = "subvolume")]
+        subvolumes: Vec<String>,
+    },
+    /// Compare a restored tree with its source snapshot (content and metadata).
+    Restore {
+        /// The restored subvolume (or, with --subvolume all, the dir holding one per name).
+        #[arg(long)]
+        target: PathBuf,
+        /// full: hash every file; sample: hash a deterministic sample.
+        #[arg(long, value_enum, default_value_t = CompareMode::Full)]
+        mode: CompareMode,
+        /// A configured subvolume, or all.
+        #[arg(long, default_value = "all")]
+        subvolume: String,
+        /// The snapshot to compare with (default: from the newest manifest or the state).
+        #[arg(long)]
+        source: Option<PathBuf>,
+        /// At most this many files hashed in sample mode (default: restore.sample_max_files).
+        #[arg(long)]
+        sample_max: Option<usize>,
+    },
 }
 
 fn dispatch(cli: Cli) -> Result<i32, CommandError> {
@@ -78,6 +148,35 @@ fn dispatch(cli: Cli) -> Result<i32, CommandError> {
             let args = commands::case::CaseArgs { plan, seed, case, profile, keep, time_limit_secs: time_limit };
             commands::case::case(&config, &args)
         }
+        Command::Seed { size } => commands::seed::seed(&config, size),
+        Command::Mutate { size } => commands::mutate::mutate(&config, size),
+        Command::Verify { what } => verify(&config, what),
+        Command::Bench { output } => commands::bench::bench(&config, output.as_deref()),
+    }
+}
+
+fn verify(config: &std::path::Path, what: Verify) -> Result<i32, CommandError> {
+    use commands::verify as v;
+    match what {
+        Verify::Manifest { schema } => v::manifest::verify_manifest(config, schema),
+        Verify::S3 { subvolumes } => v::s3::verify_s3(config, &subvolumes),
+        Verify::Retention { subvolumes } => v::retention::verify_retention(config, &subvolumes),
+        Verify::Restore {
+            target,
+            mode,
+            subvolume,
+            source,
+            sample_max,
+        } => {
+            let check = RestoreCheck {
+                target,
+                mode,
+                subvolume,
+                source,
+                sample_max,
+            };
+            v::restore::verify_restore(config, &check)
+        }
     }
 }
 
@@ -90,13 +189,19 @@ fn main() {
             std::process::exit(code);
         }
     };
+    if let Err(e) = envfile::load_into_process(cli.env_file.as_deref(), &cli.config) {
+        eprintln!("b2s3-harness: {e}");
+        std::process::exit(exit::USAGE);
+    }
     if let Err(e) = b2s3_harness::tool::signals::install() {
         eprintln!("b2s3-harness: cannot install signal handlers: {e}");
         std::process::exit(exit::HARNESS_ERROR);
     }
+    let config_path = cli.config.clone();
     let code = dispatch(cli).unwrap_or_else(|e| {
         eprintln!("b2s3-harness: {e}");
         e.exit_code()
     });
+    ownership::hand_back_after_command(&config_path);
     std::process::exit(code);
 }

@@ -2,10 +2,17 @@
 //! `main.rs` only parses arguments and calls these; every error is mapped here to the
 //! documented exit codes of [`crate::exit`].
 
+pub mod bench;
 pub mod case;
+pub mod context;
 pub mod doctor;
+pub mod envfile;
 pub mod lifecycle;
+pub mod mutate;
+pub mod ownership;
 pub mod run;
+pub mod seed;
+pub mod verify;
 
 use std::path::Path;
 

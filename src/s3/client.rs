@@ -26,6 +26,19 @@ use super::view::{ObjectInfo, StoreError, StoreView, UploadInfo};
 /// Dummy credentials used for a local endpoint when none are given.
 pub const LOCAL_DUMMY_CREDENTIALS: (&str, &str) = ("test", "test");
 
+/// The AWS variables of the harness's environment handed to the tool on real AWS:
+/// credentials, profile and endpoint overrides.
+pub const AWS_PASSTHROUGH_VARS: [&str; 8] = [
+    "AWS_PROFILE",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_ENDPOINT_URL_S3",
+    "AWS_ENDPOINT_URL",
+];
+
 /// The largest page S3 returns for ListObjectsV2 and ListMultipartUploads.
 pub const MAX_PAGE_SIZE: i32 = 1000;
 
@@ -148,13 +161,20 @@ impl S3Client {
 
     /// The environment a boto3 tool needs to reach the same store: credentials, region
     /// and, for a local endpoint, `AWS_ENDPOINT_URL_S3`. With [`Endpoint::Aws`] and no
-    /// explicit credentials only the region is given: pass the caller's own AWS
-    /// variables (`AWS_PROFILE`, keys) through as well.
+    /// explicit credentials, the harness's own [`AWS_PASSTHROUGH_VARS`] that are set
+    /// (e.g. loaded from `config/test.env`) are passed on, so the tool reaches the same
+    /// account the harness does.
     pub fn env_for_tool(&self) -> Vec<(String, String)> {
         match &self.options.endpoint {
             Endpoint::Url(url) => self.env_for_tool_via(url),
             Endpoint::Aws => {
                 let mut env = self.credential_env();
+                if self.options.credentials.is_none() {
+                    env.extend(AWS_PASSTHROUGH_VARS.iter().filter_map(|name| {
+                        let value = std::env::var(name).ok().filter(|v| !v.is_empty())?;
+                        Some((name.to_string(), value))
+                    }));
+                }
                 env.push(("AWS_DEFAULT_REGION".into(), self.options.region.clone()));
                 env
             }
