@@ -5,6 +5,10 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 bash scripts/setup-machine.sh
-export B2S3_MOTO_SERVER="${B2S3_MOTO_SERVER:-$repo/run/venv/bin/moto_server}"
+# One moto venv (made by setup-machine.sh) serves every test; the names below are the
+# ones the harness (B2S3_VENV), the S3 tests (B2S3_MOTO_VENV) and the reference's tests
+# (B2S3_MOTO_SERVER) read.
+venv="${B2S3_VENV:-$repo/run/venv}"
+export B2S3_VENV="$venv" B2S3_MOTO_VENV="$venv" B2S3_MOTO_SERVER="$venv/bin/moto_server"
 cargo build --workspace --all-targets
 cargo test --workspace "$@"
