@@ -1,5 +1,5 @@
 //! `b2s3-ref`: the reference implementation of the btrfs_to_s3 contract
-//! (`/work/shared/CONTRACT.md`), the default target of the b2s3-harness tester. It backs
+//! (`shared/CONTRACT.md` of the project), the default target of the b2s3-harness tester. It backs
 //! up btrfs subvolumes to S3 (snapshot -> `btrfs send [-p]` -> fixed-size chunks ->
 //! manifest -> `current.json`) and restores them, with the CLI, log lines, exit codes and
 //! S3 layout of the Python tool. `B2S3_REF_BUG=<name>` switches on one deliberate defect

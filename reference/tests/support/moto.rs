@@ -1,8 +1,8 @@
 //! One moto S3 server per test binary, started on first use on a free port with its own
 //! TMPDIR, and stopped when the test process exits (an `atexit` hook kills it by PID; a
 //! parent-death signal covers crashes). The server binary is found through
-//! `B2S3_MOTO_SERVER`, then `<repo>/run/venv/bin/moto_server`, then
-//! `/work/venv-moto/bin/moto_server`. This module must not create buckets.
+//! `B2S3_MOTO_SERVER`, then `<repo>/run/venv/bin/moto_server` (what
+//! `scripts/setup-machine.sh` creates). This module must not create buckets.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -42,15 +42,15 @@ fn server_binary() -> Result<PathBuf, String> {
         return Ok(PathBuf::from(path));
     }
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let candidates = [repo.join("run/venv/bin/moto_server"), PathBuf::from("/work/venv-moto/bin/moto_server")];
-    candidates.iter().find(|p| p.exists()).cloned().ok_or_else(|| {
-        format!(
-            "moto_server not found (looked at $B2S3_MOTO_SERVER, {}, {}). Create it with: \
-             python3 -m venv run/venv && run/venv/bin/pip install 'moto[server]' boto3",
-            candidates[0].display(),
-            candidates[1].display()
-        )
-    })
+    let candidate = repo.join("run/venv/bin/moto_server");
+    if candidate.exists() {
+        return Ok(candidate);
+    }
+    Err(format!(
+        "moto_server not found (looked at $B2S3_MOTO_SERVER and {}). Create it with: \
+         bash scripts/setup-machine.sh (or python3 -m venv run/venv && run/venv/bin/pip install 'moto[server]' boto3)",
+        candidate.display()
+    ))
 }
 
 fn start() -> Result<Moto, String> {
