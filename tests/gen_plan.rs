@@ -221,3 +221,23 @@ fn the_rendering_has_one_line_per_operation_and_step() {
     assert_eq!(text.lines().count(), expected, "{text}");
     assert!(text.starts_with("plan seed 11 case 0"));
 }
+
+#[test]
+fn plan_statistics_count_files_and_bytes_of_initial_trees_and_mutate_steps() {
+    use b2s3_harness::gen::plan::{Content, Mutation, Pattern, Step};
+    let mut plan = b2s3_harness::gen::generate(7, 0, &b2s3_harness::gen::profile::GenProfile::pr());
+    for sub in &mut plan.subvolumes {
+        sub.initial.clear();
+    }
+    plan.steps.clear();
+    let write = |path: &str, len: u64| Mutation::Write {
+        path: path.into(),
+        content: Content { len, pattern: Pattern::Zeros },
+        mode: 0o644,
+    };
+    plan.subvolumes[0].initial = vec![write("a", 10), Mutation::Mkdir { path: "d".into(), mode: 0o755 }];
+    let name = plan.subvolumes[0].name.clone();
+    plan.steps.push(Step::Mutate { subvolume: name, ops: vec![write("b", 5), Mutation::Append { path: "a".into(), content: Content { len: 3, pattern: Pattern::Zeros } }] });
+    assert_eq!(plan.files_written(), 2);
+    assert_eq!(plan.bytes_written(), 18);
+}

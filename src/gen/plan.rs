@@ -291,16 +291,20 @@ impl Mutation {
 }
 
 impl Plan {
-    /// Number of regular files created by the initial trees and all mutations (an upper
-    /// bound on files alive at once), for shrink statistics.
-    pub fn files_written(&self) -> usize {
+    /// Every mutation of the plan: the initial trees, then the `Mutate` steps in order.
+    pub fn mutations(&self) -> impl Iterator<Item = &Mutation> + '_ {
         let initial = self.subvolumes.iter().flat_map(|s| s.initial.iter());
         let mutated = self.steps.iter().flat_map(|s| match s {
             Step::Mutate { ops, .. } => ops.as_slice(),
             _ => &[],
         });
-        initial
-            .chain(mutated)
+        initial.chain(mutated)
+    }
+
+    /// Number of regular files created by the initial trees and all mutations (an upper
+    /// bound on files alive at once), for shrink statistics.
+    pub fn files_written(&self) -> usize {
+        self.mutations()
             .filter(|m| {
                 matches!(
                     m,
@@ -312,13 +316,7 @@ impl Plan {
 
     /// Total content bytes described by the plan, for shrink statistics.
     pub fn bytes_written(&self) -> u64 {
-        let initial = self.subvolumes.iter().flat_map(|s| s.initial.iter());
-        let mutated = self.steps.iter().flat_map(|s| match s {
-            Step::Mutate { ops, .. } => ops.as_slice(),
-            _ => &[],
-        });
-        initial
-            .chain(mutated)
+        self.mutations()
             .map(|m| match m {
                 Mutation::Write { content, .. }
                 | Mutation::Overwrite { content, .. }
