@@ -45,16 +45,22 @@ pub struct World {
 }
 
 impl World {
+    /// A world running the reference tool.
     pub fn new(label: &str) -> World {
-        // SAFETY: geteuid has no preconditions.
-        assert_eq!(unsafe { libc::geteuid() }, 0, "engine run tests need root (loop devices, btrfs)");
         let tool = repo().join("target").join("debug").join("b2s3-ref");
         assert!(tool.exists(), "build the reference tool first: cargo build -p b2s3-ref ({} missing)", tool.display());
+        World::with_tool(label, &[tool.display().to_string()])
+    }
+
+    /// A world running `cmd` as the tool (e.g. a stand-in that hangs).
+    pub fn with_tool(label: &str, cmd: &[String]) -> World {
+        // SAFETY: geteuid has no preconditions.
+        assert_eq!(unsafe { libc::geteuid() }, 0, "engine run tests need root (loop devices, btrfs)");
         let lock = shared_fixture_lock();
         let dir = tempfile::Builder::new().prefix(&format!("b2s3-engine-{label}-")).tempdir().unwrap().keep();
         let server = EmbeddedServer::start(&dir.join("moto"), &venv()).expect("moto server starts");
         let config_path = dir.join("harness.toml");
-        std::fs::write(&config_path, config_text(&dir, &tool, &server.url())).unwrap();
+        std::fs::write(&config_path, config_text(&dir, cmd, &server.url())).unwrap();
         let config = Config::load_with_env(&config_path, |_| None).expect("test config loads");
         let session = Session::open(config).expect("session opens");
         World { dir, session: Some(session), server: Some(server), _lock: lock }
@@ -67,6 +73,14 @@ impl World {
     pub fn engine(&self) -> Engine<'_> {
         Engine::new(self.session()).expect("engine starts")
     }
+
+    /// Whether any directory of case `id` is still on disk.
+    pub fn case_area_exists(&self, id: &str) -> bool {
+        let fx = &self.session().fixture;
+        [fx.source_mount().join("cases").join(id), fx.restore_mount().join("cases").join(id), fx.run_dir().join("cases").join(id)]
+            .iter()
+            .any(|p| p.exists())
+    }
 }
 
 impl Drop for World {
@@ -75,9 +89,15 @@ impl Drop for World {
         if let Some(mut server) = self.server.take() {
             server.stop();
         }
-        match session::teardown(&self.dir) {
-            Ok(summary) if summary.fixture.is_clean() => {
-                let _ = std::fs::remove_dir_all(&self.dir);
+        let run_dir = self.dir.join("run");
+        match session::teardown(&run_dir) {
+            Ok(summary) if summary.fixture.is_clean() && summary.fixture.record_found => {
+                let below = b2s3_harness::fixture::mounts::mounts_below(&self.dir).unwrap_or_default();
+                if below.is_empty() {
+                    let _ = std::fs::remove_dir_all(&self.dir);
+                } else {
+                    eprintln!("{} left in place: still mounted below it: {below:?}", self.dir.display());
+                }
             }
             Ok(summary) => eprintln!("{} left in place: {:?}", self.dir.display(), summary.fixture),
             Err(e) => eprintln!("teardown of {} failed: {e}", self.dir.display()),
@@ -94,10 +114,10 @@ fn shared_fixture_lock() -> File {
     file
 }
 
-fn config_text(dir: &Path, tool: &Path, endpoint: &str) -> String {
+fn config_text(dir: &Path, cmd: &[String], endpoint: &str) -> String {
     format!(
         r#"[tool]
-cmd = [{tool:?}]
+cmd = {cmd:?}
 config_flag = "--config"
 pass_env = ["B2S3_REF_BUG"]
 
@@ -115,7 +135,6 @@ subvolumes = ["data"]
 [paths]
 run_dir = {run:?}
 "#,
-        tool = tool.display().to_string(),
         run = dir.join("run").display().to_string(),
     )
 }

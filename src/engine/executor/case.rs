@@ -91,25 +91,8 @@ fn ms(d: Duration) -> u64 {
 
 /// The report of a case that could not even be set up.
 fn early_report(engine: &Engine, plan: &Plan, opts: &CaseOptions, id: &str, abort: Abort, t0: Instant) -> CaseReport {
-    let mut report = CaseReport {
-        case_id: id.to_string(),
-        prefix: engine.case_prefix(id),
-        plan: plan.clone(),
-        findings: Vec::new(),
-        undecided: Vec::new(),
-        notes: Vec::new(),
-        history: History::default(),
-        kill_phases: PhaseCounts::default(),
-        metrics: Vec::new(),
-        leftovers: None,
-        durations: Durations { total_ms: ms(t0.elapsed()), ..Durations::default() },
-        harness_error: None,
-        interrupted: false,
-        stopped: None,
-        tool_logs: Vec::new(),
-        kept_area: Vec::new(),
-        strict_hygiene: opts.strict_hygiene,
-    };
+    let mut report = CaseReport::new(id, &engine.case_prefix(id), plan, opts.strict_hygiene);
+    report.durations.total_ms = ms(t0.elapsed());
     apply_abort(&mut report, abort);
     report
 }
@@ -317,25 +300,13 @@ impl<'e, 's> CaseRun<'e, 's> {
         findings.append(&mut self.end_findings);
         let mut undecided: Vec<Undecided> = self.history.undecided().cloned().collect();
         undecided.append(&mut self.end_undecided);
-        let mut report = CaseReport {
-            case_id: self.id.clone(),
-            prefix: self.prefix.clone(),
-            plan: self.plan.clone(),
-            findings,
-            undecided,
-            notes: Vec::new(),
-            history: std::mem::take(&mut self.history),
-            kill_phases: self.kill_phases.clone(),
-            metrics: std::mem::take(&mut self.metrics),
-            leftovers: self.leftovers.take(),
-            durations: Durations::default(),
-            harness_error: None,
-            interrupted: false,
-            stopped: None,
-            tool_logs: Vec::new(),
-            kept_area: Vec::new(),
-            strict_hygiene: opts.strict_hygiene,
-        };
+        let mut report = CaseReport::new(&self.id, &self.prefix, self.plan, opts.strict_hygiene);
+        report.findings = findings;
+        report.undecided = undecided;
+        report.history = std::mem::take(&mut self.history);
+        report.kill_phases = self.kill_phases.clone();
+        report.metrics = std::mem::take(&mut self.metrics);
+        report.leftovers = self.leftovers.take();
         if let Err(abort) = outcome {
             apply_abort(&mut report, abort);
         }

@@ -113,6 +113,29 @@ pub struct Durations {
 }
 
 impl CaseReport {
+    /// The report of a case with nothing recorded yet.
+    pub fn new(case_id: &str, prefix: &str, plan: &Plan, strict_hygiene: bool) -> CaseReport {
+        CaseReport {
+            case_id: case_id.to_string(),
+            prefix: prefix.to_string(),
+            plan: plan.clone(),
+            findings: Vec::new(),
+            undecided: Vec::new(),
+            notes: Vec::new(),
+            history: History::default(),
+            kill_phases: PhaseCounts::default(),
+            metrics: Vec::new(),
+            leftovers: None,
+            durations: Durations::default(),
+            harness_error: None,
+            interrupted: false,
+            stopped: None,
+            tool_logs: Vec::new(),
+            kept_area: Vec::new(),
+            strict_hygiene,
+        }
+    }
+
     /// Findings that fail the case: violations and robustness, and hygiene when strict.
     pub fn failing(&self) -> impl Iterator<Item = &Finding> {
         self.findings

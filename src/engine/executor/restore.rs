@@ -66,6 +66,7 @@ enum Readable {
 }
 
 /// Everything one restore step's attempts are judged against.
+#[derive(Clone)]
 struct Ctx {
     subvolume: String,
     target: PathBuf,
@@ -115,12 +116,36 @@ pub(super) fn restore_into(case: &mut CaseRun, rec: &mut StepRecord, r: &Restore
     if !r.retry || succeeded(&first.record) {
         return Ok(());
     }
-    let retry = attempt(case, rec, &ctx, Role::Retry, &args, r)?;
+    let completed = completed_before_kill(rec, &ctx, &first);
+    let retry_ctx = Ctx { existing: completed.clone().or(ctx.existing.clone()), ..ctx.clone() };
+    let retry = attempt(case, rec, &retry_ctx, Role::Retry, &args, r)?;
     let nothing_published = matches!(ctx.expected, Expected::Unpublished);
-    let cause =
-        persistent_restore_cause(ctx.existing.is_some(), ctx.archived && !ctx.wait && ctx.readable == Readable::No, nothing_published);
+    let archived_unreadable = ctx.archived && !ctx.wait && ctx.readable == Readable::No;
+    let cause = match completed {
+        Some(_) => Some("the killed attempt had already put the complete tree at the target, which a retry must refuse"),
+        None => persistent_restore_cause(ctx.existing.is_some(), archived_unreadable, nothing_published),
+    };
     case.absorb(rec, check_restore_retry(rec.index, &first.record, &retry.record, cause));
     Ok(())
+}
+
+/// After a killed attempt: the target's scan if the attempt had already put the whole
+/// expected tree there (CONTRACT.md 12 renames before it verifies, so a kill can land
+/// after the restore is complete; the retry must then refuse the existing target, P9).
+/// `None` when there is no target, or a partial one (the retry then shows P11).
+fn completed_before_kill(rec: &mut StepRecord, ctx: &Ctx, first: &Ran) -> Option<Tree> {
+    if !first.killed_by_fault() || ctx.existing.is_some() || std::fs::symlink_metadata(&ctx.target).is_err() {
+        return None;
+    }
+    let Expected::Tree { tree, .. } = &ctx.expected else { return None };
+    let seen = scan(&ctx.target).ok()?;
+    let same = diff(tree, &mask_unpredicted(&seen)).is_empty();
+    rec.notes.push(if same {
+        "the killed restore had already completed: the target holds the model's tree, so the retry must refuse it".into()
+    } else {
+        "the killed restore left a partial tree at the target".into()
+    });
+    same.then_some(seen)
 }
 
 fn succeeded(inv: &Invocation) -> bool {
@@ -148,7 +173,7 @@ fn attempt(case: &mut CaseRun, rec: &mut StepRecord, ctx: &Ctx, role: Role, args
     if ran.killed_by_fault() {
         rec.notes.push(format!("restore killed as planned at {} ms", ran.record.kill.as_ref().map_or(0, |k| k.at_ms)));
     } else {
-        judge_attempt(case, rec, ctx, &ran.record)?;
+        judge_attempt(case, rec, ctx, &ran.record, role)?;
     }
     Ok(ran)
 }
@@ -210,7 +235,7 @@ fn readable_now(case: &CaseRun, subvolume: &str, manifest_key: Option<&str>) -> 
 }
 
 /// Judges one attempt that ran to its end.
-fn judge_attempt(case: &mut CaseRun, rec: &mut StepRecord, ctx: &Ctx, inv: &Invocation) -> Flow {
+fn judge_attempt(case: &mut CaseRun, rec: &mut StepRecord, ctx: &Ctx, inv: &Invocation, role: Role) -> Flow {
     let step = rec.index;
     if let Some(before) = &ctx.existing {
         let now = scan(&ctx.target).map_err(|e| Abort::harness("scanning the existing target", e))?;
@@ -235,6 +260,10 @@ fn judge_attempt(case: &mut CaseRun, rec: &mut StepRecord, ctx: &Ctx, inv: &Invo
     }
     if ctx.through_current {
         case.verified.insert(ctx.subvolume.clone());
+    }
+    if role == Role::Retry && !succeeded(inv) && inv.event("restore_verify_failed").is_none() {
+        rec.notes.push("the retry failed; judged by P11 (retry after failure)".into());
+        return Ok(());
     }
     judge_content(case, rec, ctx, inv, tree);
     Ok(())
