@@ -39,7 +39,11 @@ fn against(variant: &str, plan: &Plan) -> CaseReport {
     let _env = Variant::set(variant);
     let report = run(&engine, plan);
     eprintln!("{variant}:\n{}", report.render());
-    assert!(report.harness_error.is_none(), "{variant}: harness error {:?}", report.harness_error);
+    assert!(
+        report.harness_error.is_none(),
+        "{variant}: harness error {:?}",
+        report.harness_error
+    );
     report
 }
 
@@ -55,7 +59,11 @@ fn assert_found(report: &CaseReport, property: Property) {
 }
 
 fn full_then_incremental(name: &str) -> Plan {
-    plan(name, vec![subvolume("data")], vec![backup(false, None), mutate("data", 6), backup(true, None)])
+    plan(
+        name,
+        vec![subvolume("data")],
+        vec![backup(false, None), mutate("data", 6), backup(true, None)],
+    )
 }
 
 #[test]
@@ -63,7 +71,12 @@ fn no_lock_lets_a_contender_make_progress_while_the_first_backup_runs_and_that_i
     let p = plan(
         "no-lock contender",
         vec![subvolume("data")],
-        vec![backup(false, Some(BackupFault::Contender { simultaneous: false }))],
+        vec![backup(
+            false,
+            Some(BackupFault::Contender {
+                simultaneous: false,
+            }),
+        )],
     );
     assert_found(&against("no-lock", &p), Property::MutualExclusion);
 }
@@ -92,20 +105,35 @@ fn a_restore_that_ignores_the_incrementals_is_a_p1_difference() {
     p.steps.push(restore("data", RestoreSource::Current));
     let report = against("restore-full-only", &p);
     assert_found(&report, Property::RoundTrip);
-    let first = report.failing().find(|f| f.property == Property::RoundTrip).unwrap();
+    let first = report
+        .failing()
+        .find(|f| f.property == Property::RoundTrip)
+        .unwrap();
     assert_eq!(first.step, Some(3), "found at the restore step: {first}");
 }
 
 #[test]
 fn a_stale_lock_that_is_never_taken_over_blocks_the_backup_and_that_is_p5() {
-    let stale = Some(BackupFault::StaleLock { content: StaleLock::DeadPid });
-    let p = plan("stale lock never taken", vec![subvolume("data")], vec![backup(false, stale)]);
-    assert_found(&against("stale-lock-never-taken", &p), Property::MutualExclusion);
+    let stale = Some(BackupFault::StaleLock {
+        content: StaleLock::DeadPid,
+    });
+    let p = plan(
+        "stale lock never taken",
+        vec![subvolume("data")],
+        vec![backup(false, stale)],
+    );
+    assert_found(
+        &against("stale-lock-never-taken", &p),
+        Property::MutualExclusion,
+    );
 }
 
 #[test]
 fn manifests_and_pointers_without_sse_are_p7() {
-    assert_found(&against("missing-sse", &full_then_incremental("missing sse")), Property::LayoutAndMetadata);
+    assert_found(
+        &against("missing-sse", &full_then_incremental("missing sse")),
+        Property::LayoutAndMetadata,
+    );
 }
 
 #[test]
@@ -127,7 +155,11 @@ fn an_incremental_chained_to_the_full_instead_of_its_parent_is_p6() {
 
 #[test]
 fn an_archived_restore_that_does_not_wait_although_asked_to_is_p12() {
-    let mut p = plan("archive no wait", vec![subvolume("data")], vec![backup(false, None)]);
+    let mut p = plan(
+        "archive no wait",
+        vec![subvolume("data")],
+        vec![backup(false, None)],
+    );
     p.tool.storage_class_chunks = "GLACIER".into();
     p.steps.push(Step::Restore(RestoreStep {
         subvolume: "data".into(),

@@ -19,12 +19,15 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use b2s3_harness::engine::killpoint::PhaseCounts;
-use b2s3_harness::engine::CaseReport;
+use b2s3_harness::engine::{CaseReport, Engine};
 use b2s3_harness::gen::{generate, GenProfile};
 use engine_run_support::*;
 
 fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 #[derive(serde::Serialize)]
@@ -57,34 +60,77 @@ fn a_hundred_generated_cases_against_the_correct_tool_find_nothing_and_kills_rea
     let started = Instant::now();
     std::thread::scope(|s| {
         for _ in 0..2 {
-            s.spawn(|| loop {
-                let case = next.fetch_add(1, Ordering::Relaxed);
-                if case >= cases {
-                    return;
+            s.spawn(|| {
+                while let Some(report) = next_case(&engine, &next, seed, cases, &profile) {
+                    reports.lock().unwrap().push(report);
                 }
-                let report = run(&engine, &generate(seed, case, &profile));
-                let dir = repo().join("target").join("engine-campaign");
-                let _ = std::fs::create_dir_all(&dir);
-                let _ = std::fs::write(dir.join(format!("case-{case}.json")), serde_json::to_string_pretty(&report).unwrap());
-                eprintln!("case {case}: {}", report.summary().lines().next().unwrap_or(""));
-                for f in report.failing() {
-                    eprintln!("  {f}");
-                }
-                if let Some(e) = &report.harness_error {
-                    eprintln!("  HARNESS ERROR: {e}");
-                }
-                reports.lock().unwrap().push(report);
             });
         }
     });
-    let summary = summarize(seed, cases, started.elapsed().as_secs_f64(), &reports.into_inner().unwrap());
+    let summary = summarize(
+        seed,
+        cases,
+        started.elapsed().as_secs_f64(),
+        &reports.into_inner().unwrap(),
+    );
     let text = serde_json::to_string_pretty(&summary).unwrap();
-    std::fs::write(repo().join("target").join("engine-campaign-report.json"), &text).unwrap();
+    std::fs::write(
+        repo().join("target").join("engine-campaign-report.json"),
+        &text,
+    )
+    .unwrap();
     eprintln!("{text}\nkill phases:\n{}", summary.kill_phases);
-    assert!(summary.failing.is_empty(), "failing findings: {:#?}", summary.failing);
-    assert!(summary.harness_errors.is_empty(), "harness errors: {:#?}", summary.harness_errors);
-    let phases = summary.kill_phases.by_phase.values().filter(|n| **n > 0).count();
-    assert!(phases >= 4, "kills reached only {phases} phases: {}", summary.kill_phases);
+    assert!(
+        summary.failing.is_empty(),
+        "failing findings: {:#?}",
+        summary.failing
+    );
+    assert!(
+        summary.harness_errors.is_empty(),
+        "harness errors: {:#?}",
+        summary.harness_errors
+    );
+    let phases = summary
+        .kill_phases
+        .by_phase
+        .values()
+        .filter(|n| **n > 0)
+        .count();
+    assert!(
+        phases >= 4,
+        "kills reached only {phases} phases: {}",
+        summary.kill_phases
+    );
+}
+
+/// Runs the next case (a worker's loop body), keeps its report and prints its verdict.
+fn next_case(
+    engine: &Engine,
+    next: &AtomicU64,
+    seed: u64,
+    cases: u64,
+    profile: &GenProfile,
+) -> Option<CaseReport> {
+    let case = next.fetch_add(1, Ordering::Relaxed);
+    if case >= cases {
+        return None;
+    }
+    let report = run(engine, &generate(seed, case, profile));
+    let dir = repo().join("target").join("engine-campaign");
+    let _ = std::fs::create_dir_all(&dir);
+    let text = serde_json::to_string_pretty(&report).unwrap();
+    let _ = std::fs::write(dir.join(format!("case-{case}.json")), text);
+    eprintln!(
+        "case {case}: {}",
+        report.summary().lines().next().unwrap_or("")
+    );
+    for f in report.failing() {
+        eprintln!("  {f}");
+    }
+    if let Some(e) = &report.harness_error {
+        eprintln!("  HARNESS ERROR: {e}");
+    }
+    Some(report)
 }
 
 fn summarize(seed: u64, cases: u64, wall_seconds: f64, reports: &[CaseReport]) -> Summary {
@@ -102,8 +148,10 @@ fn summarize(seed: u64, cases: u64, wall_seconds: f64, reports: &[CaseReport]) -
     };
     for r in reports {
         let case = r.plan.case.unwrap_or_default();
-        s.failing.extend(r.failing().map(|f| format!("case {case}: {f}")));
-        s.harness_errors.extend(r.harness_error.iter().map(|e| format!("case {case}: {e}")));
+        s.failing
+            .extend(r.failing().map(|f| format!("case {case}: {f}")));
+        s.harness_errors
+            .extend(r.harness_error.iter().map(|e| format!("case {case}: {e}")));
         s.hygiene_findings += r.hygiene().count();
         s.undecided += r.undecided.len();
         s.kill_phases.merge(&r.kill_phases);
@@ -113,7 +161,10 @@ fn summarize(seed: u64, cases: u64, wall_seconds: f64, reports: &[CaseReport]) -
         for step in &r.plan.steps {
             if let b2s3_harness::gen::plan::Step::Backup(b) = step {
                 if let Some(f) = &b.fault {
-                    let name = serde_json::to_value(f).unwrap()["fault"].as_str().unwrap_or("?").to_string();
+                    let name = serde_json::to_value(f).unwrap()["fault"]
+                        .as_str()
+                        .unwrap_or("?")
+                        .to_string();
                     *s.faults.entry(name).or_default() += 1;
                 }
             }

@@ -12,11 +12,26 @@ use engine_run_support::*;
 
 #[test]
 fn ctrl_c_stops_the_case_promptly_kills_the_tool_and_destroys_the_area() {
-    let world = World::with_tool("interrupt", &["/bin/sh".into(), "-c".into(), "sleep 600".into(), "sleeper".into()]);
+    let world = World::with_tool(
+        "interrupt",
+        &[
+            "/bin/sh".into(),
+            "-c".into(),
+            "sleep 600".into(),
+            "sleeper".into(),
+        ],
+    );
     let engine = world.engine();
     signals::install().unwrap();
-    let plan = plan("interrupt", vec![subvolume("data")], vec![backup(false, None)]);
-    let options = CaseOptions { time_limit: Duration::from_secs(300), ..CaseOptions::default() };
+    let plan = plan(
+        "interrupt",
+        vec![subvolume("data")],
+        vec![backup(false, None)],
+    );
+    let options = CaseOptions {
+        time_limit: Duration::from_secs(300),
+        ..CaseOptions::default()
+    };
     let started = Instant::now();
     let report = std::thread::scope(|s| {
         s.spawn(|| {
@@ -26,11 +41,22 @@ fn ctrl_c_stops_the_case_promptly_kills_the_tool_and_destroys_the_area() {
         });
         engine.run_case(&plan, &options)
     });
-    assert!(started.elapsed() < Duration::from_secs(20), "the case took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "the case took {:?}",
+        started.elapsed()
+    );
     assert!(report.interrupted, "{}", report.render());
     assert_eq!(report.exit_code(), 130);
     assert!(report.harness_error.is_none(), "{}", report.render());
-    assert!(!world.case_area_exists(&report.case_id), "the case area was destroyed");
+    assert!(
+        !world.case_area_exists(&report.case_id),
+        "the case area was destroyed"
+    );
     let backup = &report.history.steps[0].invocations[0];
-    assert!(backup.was_signalled(), "the tool was killed: {:?}", backup.termination);
+    assert!(
+        backup.was_signalled(),
+        "the tool was killed: {:?}",
+        backup.termination
+    );
 }

@@ -29,13 +29,25 @@ fn a_contender_started_while_the_first_backup_holds_the_lock_is_refused_and_the_
     let plan = plan(
         "contender",
         vec![subvolume("data")],
-        vec![backup(false, contender(false)), mutate("data", 5), backup(true, contender(false))],
+        vec![
+            backup(false, contender(false)),
+            mutate("data", 5),
+            backup(true, contender(false)),
+        ],
     );
     let report = run(&engine, &plan);
     assert_clean(&report);
     for index in [0, 2] {
-        assert_eq!(roles(step(&report, index)), vec![Role::Backup, Role::Contender]);
-        assert_eq!(lock_winner(&report, index), Some(Some(Role::Backup)), "{}", report.render());
+        assert_eq!(
+            roles(step(&report, index)),
+            vec![Role::Backup, Role::Contender]
+        );
+        assert_eq!(
+            lock_winner(&report, index),
+            Some(Some(Role::Backup)),
+            "{}",
+            report.render()
+        );
         let loser = &step(&report, index).invocations[1];
         assert_eq!(loser.exit_code(), Some(1));
         assert!(loser.event("backup_lock_failed").is_some());
@@ -49,13 +61,21 @@ fn of_two_backups_started_at_the_same_instant_exactly_one_wins_and_it_is_recorde
     let plan = plan(
         "simultaneous",
         vec![subvolume("data"), subvolume("home")],
-        vec![backup(false, contender(true)), mutate("home", 9), backup(true, contender(true))],
+        vec![
+            backup(false, contender(true)),
+            mutate("home", 9),
+            backup(true, contender(true)),
+        ],
     );
     let report = run(&engine, &plan);
     assert_clean(&report);
     for index in [0, 2] {
         let winner = lock_winner(&report, index).expect("a lock decision is recorded");
-        assert!(matches!(winner, Some(Role::Backup | Role::Contender)), "{}", report.render());
+        assert!(
+            matches!(winner, Some(Role::Backup | Role::Contender)),
+            "{}",
+            report.render()
+        );
     }
 }
 
@@ -68,15 +88,30 @@ fn a_stale_lock_of_any_kind_never_blocks_the_next_backup() {
         let plan = plan(
             &format!("stale lock {content:?}"),
             vec![subvolume("data")],
-            vec![backup(false, stale.clone()), mutate("data", 4), backup(true, stale)],
+            vec![
+                backup(false, stale.clone()),
+                mutate("data", 4),
+                backup(true, stale),
+            ],
         );
         let report = run(&engine, &plan);
         assert_clean(&report);
         for index in [0, 2] {
             let rec = step(&report, index);
-            assert_eq!(rec.invocations[0].exit_code(), Some(0), "{content:?}: {}", report.render());
-            assert!(rec.observations[0].lock.is_present(), "the lock was planted before the backup");
-            assert!(!rec.observations[1].lock.is_present(), "the backup removed it");
+            assert_eq!(
+                rec.invocations[0].exit_code(),
+                Some(0),
+                "{content:?}: {}",
+                report.render()
+            );
+            assert!(
+                rec.observations[0].lock.is_present(),
+                "the lock was planted before the backup"
+            );
+            assert!(
+                !rec.observations[1].lock.is_present(),
+                "the backup removed it"
+            );
         }
     }
 }
