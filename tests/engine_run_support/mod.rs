@@ -110,27 +110,30 @@ impl Drop for World {
         if let Some(mut server) = self.server.take() {
             server.stop();
         }
-        let run_dir = self.dir.join("run");
-        match session::teardown(&run_dir) {
-            Ok(summary) if summary.fixture.is_clean() && summary.fixture.record_found => {
-                let below =
-                    b2s3_harness::fixture::mounts::mounts_below(&self.dir).unwrap_or_default();
-                if below.is_empty() {
-                    let _ = std::fs::remove_dir_all(&self.dir);
-                } else {
-                    eprintln!(
-                        "{} left in place: still mounted below it: {below:?}",
-                        self.dir.display()
-                    );
+        for attempt in 1..=3 {
+            match self.tear_down() {
+                Ok(()) => return,
+                Err(why) if attempt == 3 => {
+                    eprintln!("{} left in place: {why}", self.dir.display())
                 }
+                Err(_) => std::thread::sleep(std::time::Duration::from_secs(1)),
             }
-            Ok(summary) => eprintln!(
-                "{} left in place: {:?}",
-                self.dir.display(),
-                summary.fixture
-            ),
-            Err(e) => eprintln!("teardown of {} failed: {e}", self.dir.display()),
         }
+    }
+}
+
+impl World {
+    /// Undoes the fixture and removes the run dir, unless something is still mounted.
+    fn tear_down(&self) -> Result<(), String> {
+        let summary = session::teardown(&self.dir.join("run")).map_err(|e| e.to_string())?;
+        if !summary.fixture.is_clean() {
+            return Err(format!("{:?}", summary.fixture));
+        }
+        let below = b2s3_harness::fixture::mounts::mounts_below(&self.dir).unwrap_or_default();
+        if !below.is_empty() {
+            return Err(format!("still mounted below it: {below:?}"));
+        }
+        std::fs::remove_dir_all(&self.dir).map_err(|e| e.to_string())
     }
 }
 
