@@ -34,16 +34,38 @@ fn a_full_an_incremental_and_restores_of_both_manifests_give_no_finding_on_the_c
         .events_named("backup_uploaded")
         .filter_map(|e| e.field("manifest_key").map(str::to_string))
         .collect();
-    assert!(uploaded.iter().any(|k| k.contains("/data/incremental/")), "{uploaded:?}");
+    assert!(
+        uploaded.iter().any(|k| k.contains("/data/incremental/")),
+        "{uploaded:?}"
+    );
     // Every restore ran once, succeeded, and was compared (no undecided round trip).
     for index in [3, 4, 5] {
         let rec = step(&report, index);
         assert_eq!(roles(rec), vec![Role::Restore]);
-        assert_eq!(rec.invocations[0].exit_code(), Some(0), "{:?}", rec.invocations[0].events);
+        assert_eq!(
+            rec.invocations[0].exit_code(),
+            Some(0),
+            "{:?}",
+            rec.invocations[0].events
+        );
     }
-    assert!(report.undecided.iter().all(|u| u.property.id() != "P1"), "{:?}", report.undecided);
+    assert!(
+        report.undecided.iter().all(|u| u.property.id() != "P1"),
+        "{:?}",
+        report.undecided
+    );
     // The end of the case restored nothing again: data's current.json was verified at step 3
     // and home's (an unchanged incremental) was not, so exactly one final restore ran.
-    let finals: Vec<_> = report.history.steps.iter().filter(|s| s.index == plan.steps.len()).collect();
-    assert_eq!(finals.len(), 1, "final restores: {:?}", finals.iter().map(|s| &s.step).collect::<Vec<_>>());
+    let finals: Vec<_> = report
+        .history
+        .steps
+        .iter()
+        .filter(|s| s.index == plan.steps.len())
+        .collect();
+    assert_eq!(
+        finals.len(),
+        1,
+        "final restores: {:?}",
+        finals.iter().map(|s| &s.step).collect::<Vec<_>>()
+    );
 }

@@ -32,9 +32,14 @@ pub struct CaseArgs {
 pub fn case(config_path: &Path, args: &CaseArgs) -> Result<i32, CommandError> {
     let config = load_config(config_path)?;
     let plan = load_plan(args, &config)?;
-    let session = Session::open(config).map_err(|e| CommandError::harness("setting up the run", e))?;
-    let engine = Engine::new(&session).map_err(|e| CommandError::harness("starting the engine", e))?;
-    let mut options = CaseOptions { keep_area: args.keep, ..CaseOptions::default() };
+    let session =
+        Session::open(config).map_err(|e| CommandError::harness("setting up the run", e))?;
+    let engine =
+        Engine::new(&session).map_err(|e| CommandError::harness("starting the engine", e))?;
+    let mut options = CaseOptions {
+        keep_area: args.keep,
+        ..CaseOptions::default()
+    };
     if let Some(secs) = args.time_limit_secs {
         options.time_limit = Duration::from_secs(secs);
     }
@@ -53,16 +58,21 @@ pub fn case(config_path: &Path, args: &CaseArgs) -> Result<i32, CommandError> {
 fn load_plan(args: &CaseArgs, config: &crate::config::Config) -> Result<Plan, CommandError> {
     match (&args.plan, args.seed, args.case) {
         (Some(path), None, None) => read_plan(path),
-        (None, Some(seed), Some(case)) => Ok(generate(seed, case, &profile(&args.profile, config)?)),
-        _ => Err(CommandError::Usage("give either --plan FILE or both --seed S and --case N".into())),
+        (None, Some(seed), Some(case)) => {
+            Ok(generate(seed, case, &profile(&args.profile, config)?))
+        }
+        _ => Err(CommandError::Usage(
+            "give either --plan FILE or both --seed S and --case N".into(),
+        )),
     }
 }
 
 fn read_plan(path: &Path) -> Result<Plan, CommandError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| CommandError::Usage(format!("reading the plan {}: {e}", path.display())))?;
-    let plan: Plan = serde_json::from_str(&text)
-        .map_err(|e| CommandError::Usage(format!("the plan {} is not a plan: {e}", path.display())))?;
+    let plan: Plan = serde_json::from_str(&text).map_err(|e| {
+        CommandError::Usage(format!("the plan {} is not a plan: {e}", path.display()))
+    })?;
     if plan.format != PLAN_FORMAT {
         return Err(CommandError::Usage(format!(
             "the plan {} has format {}, this harness reads format {PLAN_FORMAT}",
@@ -72,7 +82,10 @@ fn read_plan(path: &Path) -> Result<Plan, CommandError> {
     }
     let valid = normalize(&plan);
     if valid != plan {
-        eprintln!("b2s3-harness: the plan {} was not valid; running its valid part (gen::normalize)", path.display());
+        eprintln!(
+            "b2s3-harness: the plan {} was not valid; running its valid part (gen::normalize)",
+            path.display()
+        );
     }
     Ok(valid)
 }
@@ -87,7 +100,11 @@ fn profile(name: &str, config: &crate::config::Config) -> Result<GenProfile, Com
                 .get(other)
                 .and_then(|p| p.get("gen"))
                 .and_then(|g| g.as_table())
-                .ok_or_else(|| CommandError::Usage(format!("no profile {other:?}: use pr, nightly or a [profile.{other}.gen] table")))?;
+                .ok_or_else(|| {
+                    CommandError::Usage(format!(
+                        "no profile {other:?}: use pr, nightly or a [profile.{other}.gen] table"
+                    ))
+                })?;
             GenProfile::from_table(table).map_err(|e| CommandError::Usage(e.to_string()))
         }
     }
@@ -96,9 +113,12 @@ fn profile(name: &str, config: &crate::config::Config) -> Result<GenProfile, Com
 /// Writes the report to `<run_dir>/reports/case-<id>.json`.
 pub fn write_report(run_dir: &Path, report: &CaseReport) -> Result<PathBuf, CommandError> {
     let dir = run_dir.join("reports");
-    std::fs::create_dir_all(&dir).map_err(|e| CommandError::harness("creating the reports dir", e))?;
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| CommandError::harness("creating the reports dir", e))?;
     let path = dir.join(format!("case-{}.json", report.case_id));
-    let text = serde_json::to_string_pretty(report).map_err(|e| CommandError::harness("serialising the report", e))?;
-    std::fs::write(&path, text + "\n").map_err(|e| CommandError::harness("writing the report", e))?;
+    let text = serde_json::to_string_pretty(report)
+        .map_err(|e| CommandError::harness("serialising the report", e))?;
+    std::fs::write(&path, text + "\n")
+        .map_err(|e| CommandError::harness("writing the report", e))?;
     Ok(path)
 }

@@ -45,19 +45,42 @@ pub struct World {
 }
 
 impl World {
+    /// A world running the reference tool.
     pub fn new(label: &str) -> World {
-        // SAFETY: geteuid has no preconditions.
-        assert_eq!(unsafe { libc::geteuid() }, 0, "engine run tests need root (loop devices, btrfs)");
         let tool = repo().join("target").join("debug").join("b2s3-ref");
-        assert!(tool.exists(), "build the reference tool first: cargo build -p b2s3-ref ({} missing)", tool.display());
+        assert!(
+            tool.exists(),
+            "build the reference tool first: cargo build -p b2s3-ref ({} missing)",
+            tool.display()
+        );
+        World::with_tool(label, &[tool.display().to_string()])
+    }
+
+    /// A world running `cmd` as the tool (e.g. a stand-in that hangs).
+    pub fn with_tool(label: &str, cmd: &[String]) -> World {
+        // SAFETY: geteuid has no preconditions.
+        assert_eq!(
+            unsafe { libc::geteuid() },
+            0,
+            "engine run tests need root (loop devices, btrfs)"
+        );
         let lock = shared_fixture_lock();
-        let dir = tempfile::Builder::new().prefix(&format!("b2s3-engine-{label}-")).tempdir().unwrap().keep();
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("b2s3-engine-{label}-"))
+            .tempdir()
+            .unwrap()
+            .keep();
         let server = EmbeddedServer::start(&dir.join("moto"), &venv()).expect("moto server starts");
         let config_path = dir.join("harness.toml");
-        std::fs::write(&config_path, config_text(&dir, &tool, &server.url())).unwrap();
+        std::fs::write(&config_path, config_text(&dir, cmd, &server.url())).unwrap();
         let config = Config::load_with_env(&config_path, |_| None).expect("test config loads");
         let session = Session::open(config).expect("session opens");
-        World { dir, session: Some(session), server: Some(server), _lock: lock }
+        World {
+            dir,
+            session: Some(session),
+            server: Some(server),
+            _lock: lock,
+        }
     }
 
     pub fn session(&self) -> &Session {
@@ -67,6 +90,18 @@ impl World {
     pub fn engine(&self) -> Engine<'_> {
         Engine::new(self.session()).expect("engine starts")
     }
+
+    /// Whether any directory of case `id` is still on disk.
+    pub fn case_area_exists(&self, id: &str) -> bool {
+        let fx = &self.session().fixture;
+        [
+            fx.source_mount().join("cases").join(id),
+            fx.restore_mount().join("cases").join(id),
+            fx.run_dir().join("cases").join(id),
+        ]
+        .iter()
+        .any(|p| p.exists())
+    }
 }
 
 impl Drop for World {
@@ -75,29 +110,55 @@ impl Drop for World {
         if let Some(mut server) = self.server.take() {
             server.stop();
         }
-        match session::teardown(&self.dir) {
-            Ok(summary) if summary.fixture.is_clean() => {
-                let _ = std::fs::remove_dir_all(&self.dir);
+        for attempt in 1..=3 {
+            match self.tear_down() {
+                Ok(()) => return,
+                Err(why) if attempt == 3 => {
+                    eprintln!("{} left in place: {why}", self.dir.display())
+                }
+                Err(_) => std::thread::sleep(std::time::Duration::from_secs(1)),
             }
-            Ok(summary) => eprintln!("{} left in place: {:?}", self.dir.display(), summary.fixture),
-            Err(e) => eprintln!("teardown of {} failed: {e}", self.dir.display()),
         }
+    }
+}
+
+impl World {
+    /// Undoes the fixture and removes the run dir, unless something is still mounted.
+    fn tear_down(&self) -> Result<(), String> {
+        let summary = session::teardown(&self.dir.join("run")).map_err(|e| e.to_string())?;
+        if !summary.fixture.is_clean() {
+            return Err(format!("{:?}", summary.fixture));
+        }
+        let below = b2s3_harness::fixture::mounts::mounts_below(&self.dir).unwrap_or_default();
+        if !below.is_empty() {
+            return Err(format!("still mounted below it: {below:?}"));
+        }
+        std::fs::remove_dir_all(&self.dir).map_err(|e| e.to_string())
     }
 }
 
 /// The fixture tests' machine-wide lock, taken shared: tests that compare the machine's
 /// loop devices and mounts (exclusive holders) do not run while this world exists.
 fn shared_fixture_lock() -> File {
-    let file = OpenOptions::new().create(true).truncate(false).write(true).open(FIXTURE_LOCK).unwrap();
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(FIXTURE_LOCK)
+        .unwrap();
     // SAFETY: flock on a descriptor we own.
-    assert_eq!(unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_SH) }, 0, "locking {FIXTURE_LOCK}");
+    assert_eq!(
+        unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_SH) },
+        0,
+        "locking {FIXTURE_LOCK}"
+    );
     file
 }
 
-fn config_text(dir: &Path, tool: &Path, endpoint: &str) -> String {
+fn config_text(dir: &Path, cmd: &[String], endpoint: &str) -> String {
     format!(
         r#"[tool]
-cmd = [{tool:?}]
+cmd = {cmd:?}
 config_flag = "--config"
 pass_env = ["B2S3_REF_BUG"]
 
@@ -115,7 +176,6 @@ subvolumes = ["data"]
 [paths]
 run_dir = {run:?}
 "#,
-        tool = tool.display().to_string(),
         run = dir.join("run").display().to_string(),
     )
 }
@@ -144,15 +204,30 @@ pub fn settings() -> ToolSettings {
 }
 
 pub fn plan(name: &str, subvolumes: Vec<SubvolumePlan>, steps: Vec<Step>) -> Plan {
-    Plan { format: PLAN_FORMAT, seed: None, case: None, name: name.into(), tool: settings(), subvolumes, steps }
+    Plan {
+        format: PLAN_FORMAT,
+        seed: None,
+        case: None,
+        name: name.into(),
+        tool: settings(),
+        subvolumes,
+        steps,
+    }
 }
 
 pub fn random(len: u64, seed: u64) -> Content {
-    Content { len, pattern: Pattern::Random { seed } }
+    Content {
+        len,
+        pattern: Pattern::Random { seed },
+    }
 }
 
 pub fn write(path: &str, len: u64, seed: u64) -> Mutation {
-    Mutation::Write { path: path.into(), content: random(len, seed), mode: 0o644 }
+    Mutation::Write {
+        path: path.into(),
+        content: random(len, seed),
+        mode: 0o644,
+    }
 }
 
 /// A subvolume with a directory, files (about 300 KiB: several 64 KiB chunks), a
@@ -161,12 +236,25 @@ pub fn subvolume(name: &str) -> SubvolumePlan {
     SubvolumePlan {
         name: name.into(),
         initial: vec![
-            Mutation::Mkdir { path: "docs".into(), mode: 0o755 },
+            Mutation::Mkdir {
+                path: "docs".into(),
+                mode: 0o755,
+            },
             write("docs/a.bin", 200 * KIB, 1),
             write("b.txt", 100 * KIB + 17, 2),
-            Mutation::Symlink { path: "link".into(), target: "docs/a.bin".into() },
-            Mutation::Hardlink { existing: "b.txt".into(), new: "docs/b-again.txt".into() },
-            Mutation::SetXattr { path: "b.txt".into(), name: "user.note".into(), value: "6869".into() },
+            Mutation::Symlink {
+                path: "link".into(),
+                target: "docs/a.bin".into(),
+            },
+            Mutation::Hardlink {
+                existing: "b.txt".into(),
+                new: "docs/b-again.txt".into(),
+            },
+            Mutation::SetXattr {
+                path: "b.txt".into(),
+                name: "user.note".into(),
+                value: "6869".into(),
+            },
         ],
     }
 }
@@ -176,14 +264,26 @@ pub fn mutate(subvolume: &str, seed: u64) -> Step {
         subvolume: subvolume.into(),
         ops: vec![
             write(&format!("new-{seed}.bin"), 90 * KIB + seed, seed),
-            Mutation::Append { path: "b.txt".into(), content: random(3000, seed + 100) },
-            Mutation::Chmod { path: "docs/a.bin".into(), mode: 0o600 },
+            Mutation::Append {
+                path: "b.txt".into(),
+                content: random(3000, seed + 100),
+            },
+            Mutation::Chmod {
+                path: "docs/a.bin".into(),
+                mode: 0o600,
+            },
         ],
     }
 }
 
 pub fn backup(once: bool, fault: Option<BackupFault>) -> Step {
-    Step::Backup(BackupStep { gap_ms: 1100, subvolumes: Vec::new(), once, mode: BackupMode::Normal, fault })
+    Step::Backup(BackupStep {
+        gap_ms: 1100,
+        subvolumes: Vec::new(),
+        once,
+        mode: BackupMode::Normal,
+        fault,
+    })
 }
 
 pub fn restore(subvolume: &str, source: RestoreSource) -> Step {
@@ -199,7 +299,12 @@ pub fn restore(subvolume: &str, source: RestoreSource) -> Step {
 }
 
 pub fn kill_on_request(object: ObjectClass, nth: u32, before: bool) -> Option<BackupFault> {
-    Some(BackupFault::Kill { at: KillPoint::OnRequest { at: RequestPoint { object, nth }, before } })
+    Some(BackupFault::Kill {
+        at: KillPoint::OnRequest {
+            at: RequestPoint { object, nth },
+            before,
+        },
+    })
 }
 
 // ---- report helpers ----
@@ -212,12 +317,20 @@ pub fn run(engine: &Engine, plan: &Plan) -> CaseReport {
 pub fn assert_clean(report: &CaseReport) {
     let failing: Vec<String> = report.failing().map(|f| f.to_string()).collect();
     assert!(
-        report.harness_error.is_none() && !report.interrupted && report.stopped.is_none() && failing.is_empty(),
+        report.harness_error.is_none()
+            && !report.interrupted
+            && report.stopped.is_none()
+            && failing.is_empty(),
         "case {} ({}) is not clean:\n{}\nnotes: {:#?}",
         report.case_id,
         report.plan.name,
         report.render(),
-        report.history.steps.iter().map(|s| (s.index, s.notes.clone())).collect::<Vec<_>>()
+        report
+            .history
+            .steps
+            .iter()
+            .map(|s| (s.index, s.notes.clone()))
+            .collect::<Vec<_>>()
     );
 }
 
@@ -227,7 +340,11 @@ pub fn failing_properties(report: &CaseReport) -> Vec<Property> {
 }
 
 pub fn violations(report: &CaseReport) -> usize {
-    report.findings.iter().filter(|f| f.severity == Severity::Violation).count()
+    report
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Violation)
+        .count()
 }
 
 /// The summary phase of every kill that landed, in step order.
@@ -245,7 +362,12 @@ pub fn landed_phases(report: &CaseReport) -> Vec<Phase> {
 }
 
 pub fn step(report: &CaseReport, index: usize) -> &StepRecord {
-    report.history.steps.iter().find(|s| s.index == index).expect("step recorded")
+    report
+        .history
+        .steps
+        .iter()
+        .find(|s| s.index == index)
+        .expect("step recorded")
 }
 
 pub fn roles(rec: &StepRecord) -> Vec<Role> {

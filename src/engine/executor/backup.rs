@@ -3,7 +3,9 @@
 //! verdicts (`verdicts`) and the model's bookkeeping. Contender pairs are in `contend`.
 
 use super::case::CaseRun;
-use super::faults::{arm_s3_error, describe_request, disarm, kill_plan, log_mark, plant_stale_lock, settle};
+use super::faults::{
+    arm_s3_error, describe_request, disarm, kill_plan, log_mark, plant_stale_lock, settle,
+};
 use super::invoke::{Launch, Ran};
 use super::verdicts::{self, Cut, Judged};
 use super::Flow;
@@ -15,7 +17,9 @@ use crate::tool::{BackupArgs, ToolArgs};
 pub(super) fn backup_step(case: &mut CaseRun, rec: &mut StepRecord, b: &BackupStep) -> Flow {
     case.pause(b.gap_ms)?;
     match &b.fault {
-        Some(BackupFault::Contender { simultaneous }) => super::contend::contended(case, rec, b, *simultaneous),
+        Some(BackupFault::Contender { simultaneous }) => {
+            super::contend::contended(case, rec, b, *simultaneous)
+        }
         fault => single(case, rec, b, fault.as_ref()),
     }
 }
@@ -27,11 +31,17 @@ struct Armed {
     error_rule: Option<RuleHandle>,
 }
 
-fn single(case: &mut CaseRun, rec: &mut StepRecord, b: &BackupStep, fault: Option<&BackupFault>) -> Flow {
+fn single(
+    case: &mut CaseRun,
+    rec: &mut StepRecord,
+    b: &BackupStep,
+    fault: Option<&BackupFault>,
+) -> Flow {
     let stale_lock = match fault {
         Some(BackupFault::StaleLock { content }) => {
             let text = plant_stale_lock(&case.area.lock_path(), *content)?;
-            rec.notes.push(format!("stale lock planted ({content:?}): {text:?}"));
+            rec.notes
+                .push(format!("stale lock planted ({content:?}): {text:?}"));
             true
         }
         _ => false,
@@ -44,7 +54,13 @@ fn single(case: &mut CaseRun, rec: &mut StepRecord, b: &BackupStep, fault: Optio
     let kill_status = disarm(case.engine, armed.kill_rule);
     let error_status = disarm(case.engine, armed.error_rule);
     let ran = ran?;
-    let cut = cut_of(&ran, fault, kill_status.as_ref(), error_status.as_ref(), rec);
+    let cut = cut_of(
+        &ran,
+        fault,
+        kill_status.as_ref(),
+        error_status.as_ref(),
+        rec,
+    );
     if cut != Cut::None {
         settle(case.engine, &case.prefix, mark);
     }
@@ -52,12 +68,29 @@ fn single(case: &mut CaseRun, rec: &mut StepRecord, b: &BackupStep, fault: Optio
     case.stop_if_cut_short(&ran)?;
     let after = case.observe(rec, ObservedAt::AfterInvocation { index })?;
     let inv = ran.record.clone();
-    verdicts::judge_backup(case, rec, Judged { step: b, index, inv: &inv, before: &before, after: &after, cut, stale_lock });
+    verdicts::judge_backup(
+        case,
+        rec,
+        Judged {
+            step: b,
+            index,
+            inv: &inv,
+            before: &before,
+            after: &after,
+            cut,
+            stale_lock,
+        },
+    );
     Ok(())
 }
 
 /// Arms the fault of the invocation (kill plan or S3 error).
-fn arm(case: &CaseRun, rec: &mut StepRecord, fault: Option<&BackupFault>, launch: &mut Launch) -> Flow<Armed> {
+fn arm(
+    case: &CaseRun,
+    rec: &mut StepRecord,
+    fault: Option<&BackupFault>,
+    launch: &mut Launch,
+) -> Flow<Armed> {
     let mut armed = Armed::default();
     match fault {
         Some(BackupFault::Kill { at }) => {
@@ -69,7 +102,8 @@ fn arm(case: &CaseRun, rec: &mut StepRecord, fault: Option<&BackupFault>, launch
             rec.notes.extend(plan.notes);
         }
         Some(BackupFault::S3Error { at, status }) => {
-            armed.error_rule = arm_s3_error(case.engine, &case.prefix, at, *status, &mut rec.notes)?;
+            armed.error_rule =
+                arm_s3_error(case.engine, &case.prefix, at, *status, &mut rec.notes)?;
         }
         _ => {}
     }
@@ -87,12 +121,17 @@ fn cut_of(
     match fault {
         Some(BackupFault::Kill { .. }) if ran.killed_by_fault() => {
             if let Some(status) = kill {
-                rec.notes.push(format!("kill fired on request {:?}", status.first_fired.as_ref().map(|f| &f.request.key)));
+                rec.notes.push(format!(
+                    "kill fired on request {:?}",
+                    status.first_fired.as_ref().map(|f| &f.request.key)
+                ));
             }
             Cut::Killed
         }
         Some(BackupFault::Kill { at }) => {
-            rec.notes.push(format!("kill point {at:?} was not reached: the backup ended on its own"));
+            rec.notes.push(format!(
+                "kill point {at:?} was not reached: the backup ended on its own"
+            ));
             Cut::None
         }
         Some(BackupFault::S3Error { at, status }) => match error {
@@ -105,7 +144,10 @@ fn cut_of(
                 Cut::S3Error
             }
             Some(_) => {
-                rec.notes.push(format!("S3 error {status} {} never fired: no such request", describe_request(at, true)));
+                rec.notes.push(format!(
+                    "S3 error {status} {} never fired: no such request",
+                    describe_request(at, true)
+                ));
                 Cut::None
             }
             None => Cut::None,

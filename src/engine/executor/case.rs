@@ -69,7 +69,10 @@ pub(super) struct CaseRun<'e, 's> {
 /// Runs `plan` as one case and reports.
 pub(super) fn run(engine: &Engine, plan: &Plan, opts: &CaseOptions) -> CaseReport {
     let t0 = Instant::now();
-    let id = opts.case_id.clone().unwrap_or_else(|| engine.new_case_id(plan));
+    let id = opts
+        .case_id
+        .clone()
+        .unwrap_or_else(|| engine.new_case_id(plan));
     let mut durations = Durations::default();
     let mut case = match CaseRun::set_up(engine, plan, opts, &id, t0) {
         Ok(case) => case,
@@ -90,26 +93,16 @@ fn ms(d: Duration) -> u64 {
 }
 
 /// The report of a case that could not even be set up.
-fn early_report(engine: &Engine, plan: &Plan, opts: &CaseOptions, id: &str, abort: Abort, t0: Instant) -> CaseReport {
-    let mut report = CaseReport {
-        case_id: id.to_string(),
-        prefix: engine.case_prefix(id),
-        plan: plan.clone(),
-        findings: Vec::new(),
-        undecided: Vec::new(),
-        notes: Vec::new(),
-        history: History::default(),
-        kill_phases: PhaseCounts::default(),
-        metrics: Vec::new(),
-        leftovers: None,
-        durations: Durations { total_ms: ms(t0.elapsed()), ..Durations::default() },
-        harness_error: None,
-        interrupted: false,
-        stopped: None,
-        tool_logs: Vec::new(),
-        kept_area: Vec::new(),
-        strict_hygiene: opts.strict_hygiene,
-    };
+fn early_report(
+    engine: &Engine,
+    plan: &Plan,
+    opts: &CaseOptions,
+    id: &str,
+    abort: Abort,
+    t0: Instant,
+) -> CaseReport {
+    let mut report = CaseReport::new(id, &engine.case_prefix(id), plan, opts.strict_hygiene);
+    report.durations.total_ms = ms(t0.elapsed());
     apply_abort(&mut report, abort);
     report
 }
@@ -123,7 +116,13 @@ fn apply_abort(report: &mut CaseReport, abort: Abort) {
 }
 
 impl<'e, 's> CaseRun<'e, 's> {
-    fn set_up(engine: &'e Engine<'s>, plan: &'e Plan, opts: &CaseOptions, id: &str, t0: Instant) -> Flow<Self> {
+    fn set_up(
+        engine: &'e Engine<'s>,
+        plan: &'e Plan,
+        opts: &CaseOptions,
+        id: &str,
+        t0: Instant,
+    ) -> Flow<Self> {
         let configured: Vec<String> = plan.subvolumes.iter().map(|s| s.name.clone()).collect();
         let session = engine.session();
         let area = CaseArea::create(&session.fixture, id, &configured)
@@ -149,25 +148,26 @@ impl<'e, 's> CaseRun<'e, 's> {
         let prefix = engine.case_prefix(id);
         let config = &engine.session().config;
         let spec = tool_spec(engine, plan, &area, &prefix);
-        spec.write(&area.config_path()).map_err(|e| Abort::harness("writing the case's tool config", e))?;
-        let listed = crate::s3::view::StoreView::list(engine.client(), &prefix)
-            .map_err(|e| Abort::harness(format!("listing {prefix}"), e))?;
-        if let Some(first) = listed.first() {
-            return Err(Abort::Harness(format!("the case prefix {prefix} is not empty (first key {})", first.key)));
-        }
-        let expect = StoreExpect {
-            prefix: prefix.clone(),
-            subvolumes: configured.clone(),
-            chunk_size: plan.tool.chunk_size_bytes,
-            storage_class_chunks: plan.tool.storage_class_chunks.clone(),
-            storage_class_manifest: plan.tool.storage_class_manifest.clone(),
-            sse: plan.tool.sse.clone(),
-        };
-        let observer =
-            Observer::new(engine.client(), expect, area.state_path(), area.lock_path(), area.snapshots_dir());
+        spec.write(&area.config_path())
+            .map_err(|e| Abort::harness("writing the case's tool config", e))?;
+        ensure_empty(engine, &prefix)?;
+        let observer = Observer::new(
+            engine.client(),
+            store_expect(plan, &prefix, &configured),
+            area.state_path(),
+            area.lock_path(),
+            area.snapshots_dir(),
+        );
         let case_start = SystemTime::now() - t0.elapsed();
         let deadline = t0 + opts.time_limit;
-        let invoker = Invoker::new(&config.tool, area.config_path(), engine.tool_env(), area.logs_dir(), case_start, deadline);
+        let invoker = Invoker::new(
+            &config.tool,
+            area.config_path(),
+            engine.tool_env(),
+            area.logs_dir(),
+            case_start,
+            deadline,
+        );
         let mut case = CaseRun {
             engine,
             plan,
@@ -216,7 +216,9 @@ impl<'e, 's> CaseRun<'e, 's> {
             Step::Backup(b) => super::backup::backup_step(self, rec, b),
             Step::Restore(r) => super::restore::restore_step(self, rec, r),
             Step::ForceFull { subvolume } => super::antagonist::force_full(self, rec, subvolume),
-            Step::DeleteSnapshot { subvolume, which } => super::antagonist::delete_snapshot(self, rec, subvolume, *which),
+            Step::DeleteSnapshot { subvolume, which } => {
+                super::antagonist::delete_snapshot(self, rec, subvolume, *which)
+            }
             Step::DeleteState => super::antagonist::delete_state(self, rec),
         }
     }
@@ -238,7 +240,10 @@ impl<'e, 's> CaseRun<'e, 's> {
         }
         if Instant::now() >= self.invoker.deadline() {
             let limit = self.invoker.deadline().duration_since(self.t0);
-            return Err(Abort::TimeLimit(format!("the case's time limit of {} s ran out", limit.as_secs())));
+            return Err(Abort::TimeLimit(format!(
+                "the case's time limit of {} s ran out",
+                limit.as_secs()
+            )));
         }
         Ok(())
     }
@@ -248,7 +253,11 @@ impl<'e, 's> CaseRun<'e, 's> {
         let until = Instant::now() + Duration::from_millis(ms);
         while Instant::now() < until {
             self.checkpoint()?;
-            std::thread::sleep(until.saturating_duration_since(Instant::now()).min(Duration::from_millis(20)));
+            std::thread::sleep(
+                until
+                    .saturating_duration_since(Instant::now())
+                    .min(Duration::from_millis(20)),
+            );
         }
         Ok(())
     }
@@ -278,9 +287,10 @@ impl<'e, 's> CaseRun<'e, 's> {
         use crate::tool::runner::KillReason;
         match &ran.outcome.killed {
             Some(KillReason::Interrupted) => Err(Abort::Interrupted),
-            Some(KillReason::Timeout { .. }) => {
-                Err(Abort::TimeLimit(format!("the tool hung; killed after {} s", ran.timeout.as_secs())))
-            }
+            Some(KillReason::Timeout { .. }) => Err(Abort::TimeLimit(format!(
+                "the tool hung; killed after {} s",
+                ran.timeout.as_secs()
+            ))),
             _ => Ok(()),
         }
     }
@@ -303,7 +313,10 @@ impl<'e, 's> CaseRun<'e, 's> {
 
     /// The model's backup view of a subvolume now.
     pub fn backup_view(&self, subvolume: &str) -> Tree {
-        self.models.get(subvolume).map(ModelTree::backup_view).unwrap_or_default()
+        self.models
+            .get(subvolume)
+            .map(ModelTree::backup_view)
+            .unwrap_or_default()
     }
 
     /// Marks a subvolume as one whose expected backups are no longer known.
@@ -317,25 +330,13 @@ impl<'e, 's> CaseRun<'e, 's> {
         findings.append(&mut self.end_findings);
         let mut undecided: Vec<Undecided> = self.history.undecided().cloned().collect();
         undecided.append(&mut self.end_undecided);
-        let mut report = CaseReport {
-            case_id: self.id.clone(),
-            prefix: self.prefix.clone(),
-            plan: self.plan.clone(),
-            findings,
-            undecided,
-            notes: Vec::new(),
-            history: std::mem::take(&mut self.history),
-            kill_phases: self.kill_phases.clone(),
-            metrics: std::mem::take(&mut self.metrics),
-            leftovers: self.leftovers.take(),
-            durations: Durations::default(),
-            harness_error: None,
-            interrupted: false,
-            stopped: None,
-            tool_logs: Vec::new(),
-            kept_area: Vec::new(),
-            strict_hygiene: opts.strict_hygiene,
-        };
+        let mut report = CaseReport::new(&self.id, &self.prefix, self.plan, opts.strict_hygiene);
+        report.findings = findings;
+        report.undecided = undecided;
+        report.history = std::mem::take(&mut self.history);
+        report.kill_phases = self.kill_phases.clone();
+        report.metrics = std::mem::take(&mut self.metrics);
+        report.leftovers = self.leftovers.take();
         if let Err(abort) = outcome {
             apply_abort(&mut report, abort);
         }
@@ -353,28 +354,53 @@ impl<'e, 's> CaseRun<'e, 's> {
         let passed = report.exit_code() == crate::exit::OK;
         let logs: Vec<_> = self.invoker.logs.clone();
         if opts.keep_area {
-            report.kept_area = [self.area.source_dir(), self.area.restore_dir(), self.area.scratch_dir()]
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect();
-            report.notes.push(format!("case area and S3 objects under {} kept", self.prefix));
+            report.kept_area = [
+                self.area.source_dir(),
+                self.area.restore_dir(),
+                self.area.scratch_dir(),
+            ]
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+            report.notes.push(format!(
+                "case area and S3 objects under {} kept",
+                self.prefix
+            ));
             report.tool_logs = logs.iter().map(|p| p.display().to_string()).collect();
             return;
         }
-        report.tool_logs = if passed { Vec::new() } else { self.preserve_logs(&logs) };
+        report.tool_logs = if passed {
+            Vec::new()
+        } else {
+            self.preserve_logs(&logs)
+        };
         if let Err(e) = self.area.clone().destroy() {
-            report.harness_error.get_or_insert(format!("destroying the case area: {e}"));
+            report
+                .harness_error
+                .get_or_insert(format!("destroying the case area: {e}"));
         }
         if let Err(e) = self.engine.client().cleanup_prefix(&self.prefix, true) {
-            report.harness_error.get_or_insert(format!("deleting the case's S3 objects: {e}"));
+            report
+                .harness_error
+                .get_or_insert(format!("deleting the case's S3 objects: {e}"));
         }
     }
 
     /// Copies the tool logs to `<logs_dir>/cases/<id>/` before the area goes.
     fn preserve_logs(&mut self, logs: &[std::path::PathBuf]) -> Vec<String> {
-        let dir = self.engine.session().config.paths.logs_dir.join("cases").join(&self.id);
+        let dir = self
+            .engine
+            .session()
+            .config
+            .paths
+            .logs_dir
+            .join("cases")
+            .join(&self.id);
         if let Err(e) = std::fs::create_dir_all(&dir) {
-            self.notes.push(format!("tool logs not kept: creating {}: {e}", dir.display()));
+            self.notes.push(format!(
+                "tool logs not kept: creating {}: {e}",
+                dir.display()
+            ));
             return Vec::new();
         }
         logs.iter()
@@ -383,6 +409,31 @@ impl<'e, 's> CaseRun<'e, 's> {
                 std::fs::copy(p, &to).ok().map(|_| to.display().to_string())
             })
             .collect()
+    }
+}
+
+/// A case prefix must start empty: anything there would be judged as the tool's.
+fn ensure_empty(engine: &Engine, prefix: &str) -> Flow {
+    let listed = crate::s3::view::StoreView::list(engine.client(), prefix)
+        .map_err(|e| Abort::harness(format!("listing {prefix}"), e))?;
+    match listed.first() {
+        None => Ok(()),
+        Some(first) => Err(Abort::Harness(format!(
+            "the case prefix {prefix} is not empty (first key {})",
+            first.key
+        ))),
+    }
+}
+
+/// What the store of this case must look like (CONTRACT.md 10 and 11).
+fn store_expect(plan: &Plan, prefix: &str, configured: &[String]) -> StoreExpect {
+    StoreExpect {
+        prefix: prefix.to_string(),
+        subvolumes: configured.to_vec(),
+        chunk_size: plan.tool.chunk_size_bytes,
+        storage_class_chunks: plan.tool.storage_class_chunks.clone(),
+        storage_class_manifest: plan.tool.storage_class_manifest.clone(),
+        sse: plan.tool.sse.clone(),
     }
 }
 

@@ -47,7 +47,12 @@ enum Met {
     GaveUp,
 }
 
-pub(super) fn contended(case: &mut CaseRun, rec: &mut StepRecord, b: &BackupStep, simultaneous: bool) -> Flow {
+pub(super) fn contended(
+    case: &mut CaseRun,
+    rec: &mut StepRecord,
+    b: &BackupStep,
+    simultaneous: bool,
+) -> Flow {
     let before = case.observe(rec, ObservedAt::BeforeStep)?;
     let args = ToolArgs::Backup(BackupArgs::from_step(b));
     let (first, second) = if simultaneous {
@@ -63,14 +68,25 @@ pub(super) fn contended(case: &mut CaseRun, rec: &mut StepRecord, b: &BackupStep
     case.stop_if_cut_short(&first)?;
     case.stop_if_cut_short(&second)?;
     let after = case.observe(rec, ObservedAt::AfterInvocation { index: i1.max(i2) })?;
-    judge_pair(case, rec, b, (&first.record, &second.record), simultaneous, (&before, &after));
+    judge_pair(
+        case,
+        rec,
+        b,
+        (&first.record, &second.record),
+        simultaneous,
+        (&before, &after),
+    );
     Ok(())
 }
 
 /// Both released at the same instant.
 fn together(case: &mut CaseRun, rec: &mut StepRecord, args: &ToolArgs) -> Flow<(Ran, Ran)> {
-    let a = case.invoker.prepare(rec.index, Launch::new(Role::Backup, args.clone()));
-    let b = case.invoker.prepare(rec.index, Launch::new(Role::Contender, args.clone()));
+    let a = case
+        .invoker
+        .prepare(rec.index, Launch::new(Role::Backup, args.clone()));
+    let b = case
+        .invoker
+        .prepare(rec.index, Launch::new(Role::Contender, args.clone()));
     let barrier = Barrier::new(2);
     let (ra, rb) = std::thread::scope(|s| {
         let ha = s.spawn(|| {
@@ -83,7 +99,8 @@ fn together(case: &mut CaseRun, rec: &mut StepRecord, args: &ToolArgs) -> Flow<(
         });
         (joined(ha.join()), joined(hb.join()))
     });
-    rec.notes.push("contention: both backups released by a barrier at the same instant".into());
+    rec.notes
+        .push("contention: both backups released by a barrier at the same instant".into());
     Ok((case.invoker.record(ra)?, case.invoker.record(rb)?))
 }
 
@@ -100,7 +117,9 @@ fn staggered(
     args: &ToolArgs,
     before: &Observation,
 ) -> Flow<Option<(Ran, Ran)>> {
-    let first = case.invoker.prepare(rec.index, Launch::new(Role::Backup, args.clone()));
+    let first = case
+        .invoker
+        .prepare(rec.index, Launch::new(Role::Backup, args.clone()));
     let (tx, rx) = mpsc::channel::<Signal>();
     let held_tx = tx.clone();
     let hold = match case.engine.proxy() {
@@ -122,7 +141,9 @@ fn staggered(
         });
         let met = wait_for_holder(&rx, hold.is_some(), &lock_path);
         let second = (met != Met::FirstDone).then(|| {
-            let p = case.invoker.prepare(rec.index, Launch::new(Role::Contender, args.clone()));
+            let p = case
+                .invoker
+                .prepare(rec.index, Launch::new(Role::Contender, args.clone()));
             execute(p)
         });
         if let (Some(proxy), Some(h)) = (case.engine.proxy(), &hold) {
@@ -130,7 +151,10 @@ fn staggered(
         }
         (joined(handle.join()), second, met)
     });
-    rec.notes.push(format!("contention: the contender started when {}", describe(met)));
+    rec.notes.push(format!(
+        "contention: the contender started when {}",
+        describe(met)
+    ));
     let first = case.invoker.record(first)?;
     match second {
         Some(second) => Ok(Some((first, case.invoker.record(second)?))),
@@ -145,8 +169,12 @@ fn describe(met: Met) -> &'static str {
     match met {
         Met::Held => "the first backup's first S3 write was held by the proxy (it held the lock)",
         Met::LockSeen => "the lock file appeared",
-        Met::FirstDone => "the first backup had already ended (it wrote nothing); they ran one after the other",
-        Met::GaveUp => "the first backup had neither written nor locked within the wait; started anyway",
+        Met::FirstDone => {
+            "the first backup had already ended (it wrote nothing); they ran one after the other"
+        }
+        Met::GaveUp => {
+            "the first backup had neither written nor locked within the wait; started anyway"
+        }
     }
 }
 
@@ -168,17 +196,42 @@ fn wait_for_holder(rx: &Receiver<Signal>, proxy: bool, lock_path: &std::path::Pa
 
 /// The first ended before the contender could meet it: judge it alone, then run the
 /// contender as the next backup of the step and judge that alone too.
-fn one_after_the_other(case: &mut CaseRun, rec: &mut StepRecord, b: &BackupStep, first: Ran, before: &Observation) -> Flow {
+fn one_after_the_other(
+    case: &mut CaseRun,
+    rec: &mut StepRecord,
+    b: &BackupStep,
+    first: Ran,
+    before: &Observation,
+) -> Flow {
     let i1 = case.record_invocation(rec, &first);
     case.stop_if_cut_short(&first)?;
     let mid = case.observe(rec, ObservedAt::AfterInvocation { index: i1 })?;
-    let j = Judged { step: b, index: i1, inv: &first.record, before, after: &mid, cut: Cut::None, stale_lock: false };
+    let j = Judged {
+        step: b,
+        index: i1,
+        inv: &first.record,
+        before,
+        after: &mid,
+        cut: Cut::None,
+        stale_lock: false,
+    };
     verdicts::judge_backup(case, rec, j);
-    let second = case.invoker.run(rec.index, Launch::new(Role::Contender, ToolArgs::Backup(BackupArgs::from_step(b))))?;
+    let second = case.invoker.run(
+        rec.index,
+        Launch::new(Role::Contender, ToolArgs::Backup(BackupArgs::from_step(b))),
+    )?;
     let i2 = case.record_invocation(rec, &second);
     case.stop_if_cut_short(&second)?;
     let after = case.observe(rec, ObservedAt::AfterInvocation { index: i2 })?;
-    let j = Judged { step: b, index: i2, inv: &second.record, before: &mid, after: &after, cut: Cut::None, stale_lock: false };
+    let j = Judged {
+        step: b,
+        index: i2,
+        inv: &second.record,
+        before: &mid,
+        after: &after,
+        cut: Cut::None,
+        stale_lock: false,
+    };
     verdicts::judge_backup(case, rec, j);
     Ok(())
 }
@@ -192,21 +245,38 @@ fn judge_pair(
     simultaneous: bool,
     (before, after): (&Observation, &Observation),
 ) {
-    let pair = ContenderPair { step: rec.index, first, second, simultaneous, before, after };
+    let pair = ContenderPair {
+        step: rec.index,
+        first,
+        second,
+        simultaneous,
+        before,
+        after,
+    };
     let contention = check_contention(&pair);
     rec.timing.push(contention.timing());
     let winner = contention.winner;
     case.absorb(rec, contention.verdict);
-    case.absorb(rec, check_lock_released(rec.index, &[first.clone(), second.clone()], &after.lock));
+    case.absorb(
+        rec,
+        check_lock_released(rec.index, &[first.clone(), second.clone()], &after.lock),
+    );
     match winner.map(|role| if role == first.role { first } else { second }) {
         Some(w) => {
             let expected = expectation(case, b, before, w);
-            let run = BackupRun { step: rec.index, invocation: w, before, after };
+            let run = BackupRun {
+                step: rec.index,
+                invocation: w,
+                before,
+                after,
+            };
             case.absorb(rec, check_schedule(&run, &expected));
             case.absorb(rec, check_inert_run(&run, &expected));
             judge_publish(case, rec, &run, &expected);
         }
-        None => rec.notes.push("contention: no single winner, so no schedule or publish checks on the pair".into()),
+        None => rec.notes.push(
+            "contention: no single winner, so no schedule or publish checks on the pair".into(),
+        ),
     }
     update_model(case, rec, b, before, after, false);
 }

@@ -49,12 +49,19 @@ impl<'s> Engine<'s> {
     /// The engine of `session`; starts the fault proxy for an `http://` endpoint.
     pub fn new(session: &'s Session) -> Result<Engine<'s>, EngineError> {
         let proxy = match session.s3.endpoint_url.as_deref() {
-            Some(url) if url.starts_with("http://") => Some(
-                FaultProxy::start(url).map_err(|source| EngineError::Proxy { url: url.to_string(), source })?,
-            ),
+            Some(url) if url.starts_with("http://") => {
+                Some(FaultProxy::start(url).map_err(|source| EngineError::Proxy {
+                    url: url.to_string(),
+                    source,
+                })?)
+            }
             _ => None,
         };
-        Ok(Engine { session, proxy, counter: AtomicU64::new(0) })
+        Ok(Engine {
+            session,
+            proxy,
+            counter: AtomicU64::new(0),
+        })
     }
 
     /// Runs one case to its end and reports what happened. Never panics on tool or
@@ -84,7 +91,11 @@ impl<'s> Engine<'s> {
     /// The S3 environment of every tool invocation (through the proxy when there is one).
     pub(crate) fn tool_env(&self) -> BTreeMap<String, String> {
         let via = self.proxy.as_ref().map(FaultProxy::url);
-        self.session.s3.tool_env(via.as_deref()).into_iter().collect()
+        self.session
+            .s3
+            .tool_env(via.as_deref())
+            .into_iter()
+            .collect()
     }
 
     /// A fresh case id: the plan's origin (`s<seed>-c<case>` or its name) and a suffix
@@ -94,7 +105,12 @@ impl<'s> Engine<'s> {
         let millis = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis());
-        format!("{}-{:x}{:x}-{n}", case_label(plan), millis, std::process::id())
+        format!(
+            "{}-{:x}{:x}-{n}",
+            case_label(plan),
+            millis,
+            std::process::id()
+        )
     }
 }
 
@@ -106,7 +122,13 @@ fn case_label(plan: &Plan) -> String {
     let name: String = plan
         .name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "_-".contains(c) { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "_-".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
         .take(40)
         .collect();
     let name = name.trim_matches('-');
@@ -152,7 +174,10 @@ mod tests {
     #[test]
     fn a_case_label_names_the_seed_and_case_or_a_path_safe_plan_name() {
         assert_eq!(case_label(&plan("x", Some(3))), "s3-c7");
-        assert_eq!(case_label(&plan("scenario full/kill", None)), "scenario-full-kill");
+        assert_eq!(
+            case_label(&plan("scenario full/kill", None)),
+            "scenario-full-kill"
+        );
         assert_eq!(case_label(&plan("..", None)), "plan");
     }
 }

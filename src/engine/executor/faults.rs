@@ -28,7 +28,11 @@ const SETTLE_WITHOUT_PROXY: Duration = Duration::from_secs(1);
 const FALLBACK_DELAY_PER_REQUEST: Duration = Duration::from_millis(400);
 
 /// The rule matching the requests of one object class, in this case's prefix.
-pub(super) fn request_matcher(prefix: &str, object: ObjectClass, command: ToolCommand) -> Flow<Matcher> {
+pub(super) fn request_matcher(
+    prefix: &str,
+    object: ObjectClass,
+    command: ToolCommand,
+) -> Flow<Matcher> {
     let tail = match object {
         ObjectClass::Chunk => r"subvol/[^/]+/(full|incremental)/chunk-[^/]+\.bin$",
         ObjectClass::Manifest => r"subvol/[^/]+/(full|incremental)/manifest-[^/]+\.json$",
@@ -53,12 +57,22 @@ pub(super) struct KillPlan {
 }
 
 /// The kill plan for `point`.
-pub(super) fn kill_plan(engine: &Engine, prefix: &str, point: &KillPoint, command: ToolCommand) -> Flow<KillPlan> {
+pub(super) fn kill_plan(
+    engine: &Engine,
+    prefix: &str,
+    point: &KillPoint,
+    command: ToolCommand,
+) -> Flow<KillPlan> {
     let mut plan = KillPlan::default();
     match point {
-        KillPoint::AfterDelay { ms } => plan.trigger = Some(KillTrigger::AfterDelay(Duration::from_millis(*ms))),
+        KillPoint::AfterDelay { ms } => {
+            plan.trigger = Some(KillTrigger::AfterDelay(Duration::from_millis(*ms)))
+        }
         KillPoint::OnEvent { event, nth } => {
-            plan.trigger = Some(KillTrigger::OnEvent { name: event.clone(), nth: (*nth).max(1) })
+            plan.trigger = Some(KillTrigger::OnEvent {
+                name: event.clone(),
+                nth: (*nth).max(1),
+            })
         }
         KillPoint::OnRequest { at, before } => match engine.proxy() {
             Some(proxy) => {
@@ -66,9 +80,16 @@ pub(super) fn kill_plan(engine: &Engine, prefix: &str, point: &KillPoint, comman
                 let fire = switch.clone();
                 let what = describe_request(at, *before);
                 let matcher = request_matcher(prefix, at.object, command)?;
-                let rule = if *before { Rule::hold(matcher, at.nth) } else { Rule::hold_after_response(matcher, at.nth) };
+                let rule = if *before {
+                    Rule::hold(matcher, at.nth)
+                } else {
+                    Rule::hold_after_response(matcher, at.nth)
+                };
                 let rule = rule.on_fire(move |fired| {
-                    fire.fire(format!("{what}: {} {}", fired.request.method, fired.request.key));
+                    fire.fire(format!(
+                        "{what}: {} {}",
+                        fired.request.method, fired.request.key
+                    ));
                 });
                 plan.rule = Some(proxy.arm(rule));
                 plan.switch = Some(switch);
@@ -94,7 +115,11 @@ pub(super) fn describe_request(at: &RequestPoint, before: bool) -> String {
         ObjectClass::Manifest => "manifest",
         ObjectClass::Pointer => "pointer",
     };
-    format!("{} {object} request {}", if before { "before" } else { "after" }, at.nth)
+    format!(
+        "{} {object} request {}",
+        if before { "before" } else { "after" },
+        at.nth
+    )
 }
 
 /// Removes a rule after its invocation; its final status.
@@ -113,7 +138,10 @@ pub(super) fn arm_s3_error(
     notes: &mut Vec<String>,
 ) -> Flow<Option<RuleHandle>> {
     let Some(proxy) = engine.proxy() else {
-        notes.push(format!("no fault proxy (real AWS): the S3 error {status} at {} was skipped", describe_request(at, true)));
+        notes.push(format!(
+            "no fault proxy (real AWS): the S3 error {status} at {} was skipped",
+            describe_request(at, true)
+        ));
         return Ok(None);
     };
     let matcher = request_matcher(prefix, at.object, ToolCommand::Backup)?;
@@ -122,7 +150,13 @@ pub(super) fn arm_s3_error(
 
 /// The highest proxy sequence number seen so far for `prefix` (0 without a proxy).
 pub(super) fn log_mark(engine: &Engine, prefix: &str) -> u64 {
-    engine.proxy().map_or(0, |p| p.log_for_prefix(prefix).iter().map(|e| e.request.seq).max().unwrap_or(0))
+    engine.proxy().map_or(0, |p| {
+        p.log_for_prefix(prefix)
+            .iter()
+            .map(|e| e.request.seq)
+            .max()
+            .unwrap_or(0)
+    })
 }
 
 /// Waits until no write of this prefix newer than `mark` is still in flight in the
@@ -154,21 +188,28 @@ pub(super) fn plant_stale_lock(path: &Path, content: StaleLock) -> Flow<String> 
         StaleLock::Empty => String::new(),
         StaleLock::Garbage => "stale-lock-planted-by-b2s3-harness\n".to_string(),
     };
-    std::fs::write(path, &text).map_err(|e| Abort::harness(format!("writing a stale lock at {}", path.display()), e))?;
+    std::fs::write(path, &text)
+        .map_err(|e| Abort::harness(format!("writing a stale lock at {}", path.display()), e))?;
     Ok(text)
 }
 
 /// The PID of a process that ran and was reaped (and is not reused yet).
 fn dead_pid() -> Flow<u32> {
     for _ in 0..10 {
-        let mut child = Command::new("true").spawn().map_err(|e| Abort::harness("spawning `true` for a dead PID", e))?;
+        let mut child = Command::new("true")
+            .spawn()
+            .map_err(|e| Abort::harness("spawning `true` for a dead PID", e))?;
         let pid = child.id();
-        child.wait().map_err(|e| Abort::harness("reaping `true`", e))?;
+        child
+            .wait()
+            .map_err(|e| Abort::harness("reaping `true`", e))?;
         if !pid_is_alive(pid as i32) {
             return Ok(pid);
         }
     }
-    Err(Abort::Harness("no dead PID found: every reaped PID was reused at once".into()))
+    Err(Abort::Harness(
+        "no dead PID found: every reaped PID was reused at once".into(),
+    ))
 }
 
 /// Any write (PUT or POST) under this case's prefix: the first backup's first S3

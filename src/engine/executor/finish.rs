@@ -16,13 +16,14 @@ pub(super) fn finish(case: &mut CaseRun) -> Flow {
     let index = case.plan.steps.len();
     for (k, name) in case.configured.clone().into_iter().enumerate() {
         case.checkpoint()?;
-        let has_pointer =
-            case.last.store.pointers.contains_key(&name) || case.last.store.unreadable_pointers.contains_key(&name);
+        let has_pointer = case.last.store.pointers.contains_key(&name)
+            || case.last.store.unreadable_pointers.contains_key(&name);
         let published = matches!(case.expected.current(&name).value(), Some(Some(_)));
         if case.verified.contains(&name) || !(has_pointer || published) {
             continue;
         }
-        let archived = ["GLACIER", "DEEP_ARCHIVE", "GLACIER_IR"].contains(&case.plan.tool.storage_class_chunks.as_str());
+        let archived = ["GLACIER", "DEEP_ARCHIVE", "GLACIER_IR"]
+            .contains(&case.plan.tool.storage_class_chunks.as_str());
         let r = RestoreStep {
             subvolume: name.clone(),
             source: RestoreSource::Current,
@@ -33,7 +34,8 @@ pub(super) fn finish(case: &mut CaseRun) -> Flow {
             retry: false,
         };
         let mut rec = StepRecord::new(index, Step::Restore(r.clone()));
-        rec.notes.push(format!("end of case: restore of {name}'s current.json"));
+        rec.notes
+            .push(format!("end of case: restore of {name}'s current.json"));
         let dir = case.area.restore_dir().join(format!("end-{k}"));
         let result = restore_into(case, &mut rec, &r, &dir);
         case.history.steps.push(rec);
@@ -46,15 +48,34 @@ pub(super) fn finish(case: &mut CaseRun) -> Flow {
 fn count_leftovers(case: &mut CaseRun, index: usize) -> Flow {
     let now = case.now_ms();
     let observed = case.observer.observe(ObservedAt::AfterStep, now, index)?;
-    case.end_findings.extend(observed.observation.findings.iter().cloned());
+    case.end_findings
+        .extend(observed.observation.findings.iter().cloned());
     case.end_undecided.extend(observed.undecided);
-    let names: Vec<String> = observed.observation.snapshots.values().flatten().cloned().collect();
-    let state: Option<State> = case.observer.state_text.as_deref().and_then(|t| serde_json::from_str(t).ok());
+    let names: Vec<String> = observed
+        .observation
+        .snapshots
+        .values()
+        .flatten()
+        .cloned()
+        .collect();
+    let state: Option<State> = case
+        .observer
+        .state_text
+        .as_deref()
+        .and_then(|t| serde_json::from_str(t).ok());
     let spool_dir = case.area.spool_dir();
     let spool_files: Vec<String> = match std::fs::read_dir(&spool_dir) {
-        Ok(entries) => entries.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect(),
+        Ok(entries) => entries
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => return Err(Abort::harness(format!("listing {}", spool_dir.display()), e)),
+        Err(e) => {
+            return Err(Abort::harness(
+                format!("listing {}", spool_dir.display()),
+                e,
+            ))
+        }
     };
     let lock = LockObservation {
         path: case.area.lock_path().display().to_string(),

@@ -41,7 +41,14 @@ pub(super) struct Launch {
 
 impl Launch {
     pub fn new(role: Role, args: ToolArgs) -> Launch {
-        Launch { role, args, kill: None, switch: None, live: None, aimed: None }
+        Launch {
+            role,
+            args,
+            kill: None,
+            switch: None,
+            live: None,
+            aimed: None,
+        }
     }
 }
 
@@ -72,11 +79,17 @@ pub(super) struct Ran {
 impl Ran {
     /// The plan's fault killed it (not the time limit, not Ctrl-C).
     pub fn killed_by_fault(&self) -> bool {
-        self.record.kill.as_ref().is_some_and(|k| k.reason == KillReason::Fault)
+        self.record
+            .kill
+            .as_ref()
+            .is_some_and(|k| k.reason == KillReason::Fault)
     }
 
     pub fn timed_out(&self) -> bool {
-        matches!(self.outcome.killed, Some(runner::KillReason::Timeout { .. })) && self.record.was_signalled()
+        matches!(
+            self.outcome.killed,
+            Some(runner::KillReason::Timeout { .. })
+        ) && self.record.was_signalled()
     }
 }
 
@@ -101,7 +114,16 @@ impl<'e> Invoker<'e> {
         case_start: SystemTime,
         deadline: Instant,
     ) -> Invoker<'e> {
-        Invoker { tool, config_path, env, logs_dir, case_start, deadline, count: 0, logs: Vec::new() }
+        Invoker {
+            tool,
+            config_path,
+            env,
+            logs_dir,
+            case_start,
+            deadline,
+            count: 0,
+            logs: Vec::new(),
+        }
     }
 
     pub fn deadline(&self) -> Instant {
@@ -116,18 +138,34 @@ impl<'e> Invoker<'e> {
             _ => ToolCommand::Backup,
         };
         let stem = format!("{:03}-step{step}-{}", self.count, role_name(launch.role));
-        let (stdout, stderr) =
-            (self.logs_dir.join(format!("{stem}.stdout.log")), self.logs_dir.join(format!("{stem}.stderr.log")));
+        let (stdout, stderr) = (
+            self.logs_dir.join(format!("{stem}.stdout.log")),
+            self.logs_dir.join(format!("{stem}.stderr.log")),
+        );
         self.logs.extend([stdout.clone(), stderr.clone()]);
-        let invocation =
-            InvocationBuilder::new(self.tool, &self.config_path).args(&launch.args).s3_env(self.env.clone()).build();
+        let invocation = InvocationBuilder::new(self.tool, &self.config_path)
+            .args(&launch.args)
+            .s3_env(self.env.clone())
+            .build();
         let argv = invocation.argv().into_iter().map(str::to_string).collect();
-        let timeout = self.deadline.saturating_duration_since(Instant::now()).max(MIN_TIMEOUT);
+        let timeout = self
+            .deadline
+            .saturating_duration_since(Instant::now())
+            .max(MIN_TIMEOUT);
         let mut spec = RunSpec::new(invocation, &stdout, &stderr, timeout);
         spec.kill = launch.kill;
         spec.switch = launch.switch;
         spec.live = launch.live;
-        Prepared { spec, meta: Meta { role: launch.role, argv, command, aimed: launch.aimed, timeout } }
+        Prepared {
+            spec,
+            meta: Meta {
+                role: launch.role,
+                argv,
+                command,
+                aimed: launch.aimed,
+                timeout,
+            },
+        }
     }
 
     /// Prepares and runs in this thread.
@@ -146,9 +184,16 @@ impl<'e> Invoker<'e> {
                 outcome.pgid
             )));
         }
-        let stderr = String::from_utf8_lossy(&std::fs::read(&outcome.stderr_log).unwrap_or_default()).into_owned();
+        let stderr =
+            String::from_utf8_lossy(&std::fs::read(&outcome.stderr_log).unwrap_or_default())
+                .into_owned();
         let record = to_record(&meta, &outcome, self.case_start);
-        Ok(Ran { record, outcome, stderr, timeout: meta.timeout })
+        Ok(Ran {
+            record,
+            outcome,
+            stderr,
+            timeout: meta.timeout,
+        })
     }
 }
 
@@ -170,13 +215,25 @@ fn ms(d: Duration) -> u64 {
 }
 
 fn to_record(meta: &Meta, outcome: &Outcome, case_start: SystemTime) -> Invocation {
-    let start_ms = ms(outcome.started.duration_since(case_start).unwrap_or_default());
+    let start_ms = ms(outcome
+        .started
+        .duration_since(case_start)
+        .unwrap_or_default());
     let end_ms = start_ms + ms(outcome.duration) + 1;
     let termination = match (outcome.exit_code, outcome.signal) {
         (Some(code), _) => Termination::Exited { code },
-        (None, signal) => Termination::Signalled { signal: signal.unwrap_or(0) },
+        (None, signal) => Termination::Signalled {
+            signal: signal.unwrap_or(0),
+        },
     };
-    let mut inv = Invocation::new(meta.role, meta.command, meta.argv.clone(), start_ms, end_ms, termination);
+    let mut inv = Invocation::new(
+        meta.role,
+        meta.command,
+        meta.argv.clone(),
+        start_ms,
+        end_ms,
+        termination,
+    );
     inv.pid = u32::try_from(outcome.pgid).ok();
     inv.events = outcome
         .events
@@ -196,9 +253,16 @@ fn to_record(meta: &Meta, outcome: &Outcome, case_start: SystemTime) -> Invocati
             runner::KillReason::Interrupted => KillReason::Teardown,
             _ => KillReason::Fault,
         };
-        let aimed = (reason == KillReason::Fault).then(|| meta.aimed.clone()).flatten();
+        let aimed = (reason == KillReason::Fault)
+            .then(|| meta.aimed.clone())
+            .flatten();
         let at_ms = start_ms + outcome.kill_at.map_or(ms(outcome.duration), ms);
-        inv.kill = Some(KillRecord { reason, aimed, at_ms, landed: None });
+        inv.kill = Some(KillRecord {
+            reason,
+            aimed,
+            at_ms,
+            landed: None,
+        });
     }
     inv
 }
@@ -209,7 +273,11 @@ pub(super) fn clean_failure(step: usize, ran: &Ran) -> Vec<Finding> {
         .record
         .events
         .iter()
-        .map(|e| LogEvent { name: e.name.clone(), level: Some(e.level.clone()), fields: e.fields.clone() })
+        .map(|e| LogEvent {
+            name: e.name.clone(),
+            level: Some(e.level.clone()),
+            fields: e.fields.clone(),
+        })
         .collect();
     let outcome = InvocationOutcome {
         exit_code: ran.record.exit_code(),
@@ -219,15 +287,26 @@ pub(super) fn clean_failure(step: usize, ran: &Ran) -> Vec<Finding> {
     };
     let mut findings = check_invocation(&outcome, &describe(&ran.record), Some(step));
     if ran.timed_out() {
-        let last = ran.record.events.last().map_or("no event at all".to_string(), EventRecord::render);
+        let last = ran
+            .record
+            .events
+            .last()
+            .map_or("no event at all".to_string(), EventRecord::render);
         findings.push(
             Finding::new(
                 Property::CleanFailure,
                 Some(step),
-                format!("{} did not finish within {:.0} s and was killed", describe(&ran.record), ran.timeout.as_secs_f64()),
+                format!(
+                    "{} did not finish within {:.0} s and was killed",
+                    describe(&ran.record),
+                    ran.timeout.as_secs_f64()
+                ),
             )
             .subject(last)
-            .expected_seen("an exit with a code from CONTRACT.md 1.3", "still running (hung)"),
+            .expected_seen(
+                "an exit with a code from CONTRACT.md 1.3",
+                "still running (hung)",
+            ),
         );
     }
     findings
@@ -236,8 +315,14 @@ pub(super) fn clean_failure(step: usize, ran: &Ran) -> Vec<Finding> {
 /// `backup --once`, `restore --subvolume data ...`: the argv without program and config.
 pub(super) fn describe(inv: &Invocation) -> String {
     let words: Vec<&str> = inv.argv.iter().map(String::as_str).collect();
-    let start = words.iter().position(|w| *w == "backup" || *w == "restore").unwrap_or(0);
-    let end = words.iter().rposition(|w| w.starts_with("--config")).unwrap_or(words.len());
+    let start = words
+        .iter()
+        .position(|w| *w == "backup" || *w == "restore")
+        .unwrap_or(0);
+    let end = words
+        .iter()
+        .rposition(|w| w.starts_with("--config"))
+        .unwrap_or(words.len());
     words[start..end.max(start)].join(" ")
 }
 
@@ -249,8 +334,14 @@ pub(super) fn metrics(step: usize, inv: &Invocation) -> InvocationMetrics {
         .filter(|e| e.name == "backup_metrics" || e.name == "restore_metrics")
         .map(|e| SubvolumeMetrics {
             subvolume: e.field("subvolume").unwrap_or("").to_string(),
-            total_bytes: e.field("total_bytes").and_then(|v| v.parse().ok()).unwrap_or(0),
-            elapsed_seconds: e.field("elapsed_seconds").and_then(|v| v.parse().ok()).unwrap_or(0.0),
+            total_bytes: e
+                .field("total_bytes")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0),
+            elapsed_seconds: e
+                .field("elapsed_seconds")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0.0),
         })
         .collect();
     InvocationMetrics {

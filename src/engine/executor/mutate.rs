@@ -31,11 +31,21 @@ pub(super) fn build_initial_trees(case: &mut CaseRun) -> Flow {
 }
 
 /// A `Mutate` step.
-pub(super) fn mutate(case: &mut CaseRun, rec: &mut StepRecord, subvolume: &str, ops: &[Mutation]) -> Flow {
+pub(super) fn mutate(
+    case: &mut CaseRun,
+    rec: &mut StepRecord,
+    subvolume: &str,
+    ops: &[Mutation],
+) -> Flow {
     let root = case
         .area
         .subvolume_path(subvolume)
-        .ok_or_else(|| Abort::Harness(format!("step {} mutates {subvolume}, which the plan does not have", rec.index)))?
+        .ok_or_else(|| {
+            Abort::Harness(format!(
+                "step {} mutates {subvolume}, which the plan does not have",
+                rec.index
+            ))
+        })?
         .to_path_buf();
     let model = case
         .models
@@ -43,7 +53,10 @@ pub(super) fn mutate(case: &mut CaseRun, rec: &mut StepRecord, subvolume: &str, 
         .ok_or_else(|| Abort::Harness(format!("no model of subvolume {subvolume}")))?;
     apply_all(model, &root, ops, subvolume)?;
     in_step(model, &root, subvolume, &format!("step {}", rec.index))?;
-    rec.notes.push(format!("{} operation(s) applied to {subvolume}; the live tree equals the model", ops.len()));
+    rec.notes.push(format!(
+        "{} operation(s) applied to {subvolume}; the live tree equals the model",
+        ops.len()
+    ));
     Ok(())
 }
 
@@ -54,14 +67,16 @@ fn apply_all(model: &mut ModelTree, root: &Path, ops: &[Mutation], name: &str) -
                 "the model refuses operation {i} on {name} ({e}); the plan is invalid: pass it through gen::normalize"
             ))
         })?;
-        exec::apply(root, op).map_err(|e| Abort::harness(format!("applying operation {i} to {name}"), e))?;
+        exec::apply(root, op)
+            .map_err(|e| Abort::harness(format!("applying operation {i} to {name}"), e))?;
     }
     Ok(())
 }
 
 /// The live subvolume must equal the model.
 fn in_step(model: &ModelTree, root: &Path, name: &str, when: &str) -> Flow {
-    let seen = scan(root).map_err(|e| Abort::harness(format!("scanning {name} after {when}"), e))?;
+    let seen =
+        scan(root).map_err(|e| Abort::harness(format!("scanning {name} after {when}"), e))?;
     let d = diff(&model.to_tree(), &mask_unpredicted(&seen));
     match d.first() {
         None => Ok(()),

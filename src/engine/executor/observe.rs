@@ -73,7 +73,11 @@ impl<'e> Observer<'e> {
             .check(self.client, Some(step))
             .map_err(|e| Abort::harness(format!("checking the store under {}", self.prefix), e))?;
         let store = summarize(&report.snapshot, &self.prefix);
-        let findings: Vec<Finding> = report.findings.into_iter().filter(|f| self.first_time(&finding_key(f))).collect();
+        let findings: Vec<Finding> = report
+            .findings
+            .into_iter()
+            .filter(|f| self.first_time(&finding_key(f)))
+            .collect();
         let undecided = report
             .undecided
             .into_iter()
@@ -100,7 +104,10 @@ impl<'e> Observer<'e> {
             lock,
             findings,
         };
-        Ok(Observed { observation, undecided })
+        Ok(Observed {
+            observation,
+            undecided,
+        })
     }
 
     /// Keeps a finding of another check only if it was not reported before.
@@ -130,7 +137,10 @@ fn finding_key(f: &Finding) -> String {
 /// The store checker's undecided checks are about published chains (P2) or the
 /// layout and stream (P7).
 fn store_property(subject: &str, reason: &str) -> Property {
-    if subject.ends_with("current.json") || reason.starts_with("chain") || reason.contains("not hashed") {
+    if subject.ends_with("current.json")
+        || reason.starts_with("chain")
+        || reason.contains("not hashed")
+    {
         Property::NoPartialPublish
     } else {
         Property::LayoutAndMetadata
@@ -179,9 +189,14 @@ fn summarize(snap: &StoreSnapshot, prefix: &str) -> StoreSummary {
     for (key, info) in &snap.objects {
         match StoreKey::parse(prefix, key) {
             Some(StoreKey::Pointer { subvolume }) if !snap.pointers.contains_key(&subvolume) => {
-                out.unreadable_pointers.insert(subvolume, "current.json cannot be parsed".to_string());
+                out.unreadable_pointers
+                    .insert(subvolume, "current.json cannot be parsed".to_string());
             }
-            Some(StoreKey::Manifest { subvolume, kind, ts }) => {
+            Some(StoreKey::Manifest {
+                subvolume,
+                kind,
+                ts,
+            }) => {
                 let summary = match snap.manifests.get(key) {
                     Some(m) => ManifestSummary {
                         subvolume: m.subvolume.clone(),

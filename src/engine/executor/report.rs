@@ -113,6 +113,29 @@ pub struct Durations {
 }
 
 impl CaseReport {
+    /// The report of a case with nothing recorded yet.
+    pub fn new(case_id: &str, prefix: &str, plan: &Plan, strict_hygiene: bool) -> CaseReport {
+        CaseReport {
+            case_id: case_id.to_string(),
+            prefix: prefix.to_string(),
+            plan: plan.clone(),
+            findings: Vec::new(),
+            undecided: Vec::new(),
+            notes: Vec::new(),
+            history: History::default(),
+            kill_phases: PhaseCounts::default(),
+            metrics: Vec::new(),
+            leftovers: None,
+            durations: Durations::default(),
+            harness_error: None,
+            interrupted: false,
+            stopped: None,
+            tool_logs: Vec::new(),
+            kept_area: Vec::new(),
+            strict_hygiene,
+        }
+    }
+
     /// Findings that fail the case: violations and robustness, and hygiene when strict.
     pub fn failing(&self) -> impl Iterator<Item = &Finding> {
         self.findings
@@ -121,7 +144,9 @@ impl CaseReport {
     }
 
     pub fn hygiene(&self) -> impl Iterator<Item = &Finding> {
-        self.findings.iter().filter(|f| f.severity == Severity::Hygiene)
+        self.findings
+            .iter()
+            .filter(|f| f.severity == Severity::Hygiene)
     }
 
     /// The documented exit code: 0 clean, 1 failing findings, 3 harness error, 130
@@ -154,7 +179,14 @@ impl CaseReport {
             let _ = writeln!(out, "{f}");
         }
         for u in &self.undecided {
-            let _ = writeln!(out, "undecided {} step {}: {}: {}", u.property.id(), u.step, u.subject, u.why);
+            let _ = writeln!(
+                out,
+                "undecided {} step {}: {}: {}",
+                u.property.id(),
+                u.step,
+                u.subject,
+                u.why
+            );
         }
         out.push_str(&self.summary());
         out
@@ -183,8 +215,11 @@ impl CaseReport {
         if let Some(s) = &self.stopped {
             let _ = writeln!(out, "stopped: {s}");
         }
-        let roles: Vec<String> =
-            self.invocations_by_role().iter().map(|(r, n)| format!("{r} {n}")).collect();
+        let roles: Vec<String> = self
+            .invocations_by_role()
+            .iter()
+            .map(|(r, n)| format!("{r} {n}"))
+            .collect();
         let _ = writeln!(out, "invocations: {}", roles.join(", "));
         if self.kill_phases.total() > 0 {
             let _ = write!(out, "kill phases:\n{}", self.kill_phases);
@@ -200,7 +235,11 @@ impl CaseReport {
                 l.stale_lock.as_deref().unwrap_or("none")
             );
         }
-        let _ = writeln!(out, "time: {:.1} s", self.durations.total_ms as f64 / 1000.0);
+        let _ = writeln!(
+            out,
+            "time: {:.1} s",
+            self.durations.total_ms as f64 / 1000.0
+        );
         out
     }
 }

@@ -20,7 +20,9 @@ use super::case::CaseRun;
 use super::restore::Interrupted;
 use crate::engine::delta::Delta;
 use crate::engine::history::{Invocation, Observation, StepRecord, TimingDecision};
-use crate::engine::judge::exclusion::{check_lock_released, check_not_blocked_by_stale_lock, check_stale_lock};
+use crate::engine::judge::exclusion::{
+    check_lock_released, check_not_blocked_by_stale_lock, check_stale_lock,
+};
 use crate::engine::judge::old_or_new::{check_old_or_new, Side};
 use crate::engine::judge::publish::{check_due_published, published_manifest};
 use crate::engine::judge::schedule::{check_inert_run, check_schedule};
@@ -57,7 +59,12 @@ pub(super) struct Judged<'a> {
 }
 
 /// What the planner model says the run must do.
-pub(super) fn expectation(case: &CaseRun, step: &BackupStep, before: &Observation, inv: &Invocation) -> RunExpectation {
+pub(super) fn expectation(
+    case: &CaseRun,
+    step: &BackupStep,
+    before: &Observation,
+    inv: &Invocation,
+) -> RunExpectation {
     let dir = case.area.snapshots_dir().display().to_string();
     plan_run(&PlanInput {
         configured: &case.configured,
@@ -73,7 +80,12 @@ pub(super) fn expectation(case: &CaseRun, step: &BackupStep, before: &Observatio
 /// All verdicts and the model's bookkeeping for one backup invocation.
 pub(super) fn judge_backup(case: &mut CaseRun, rec: &mut StepRecord, j: Judged) {
     let expected = expectation(case, j.step, j.before, j.inv);
-    let run = BackupRun { step: rec.index, invocation: j.inv, before: j.before, after: j.after };
+    let run = BackupRun {
+        step: rec.index,
+        invocation: j.inv,
+        before: j.before,
+        after: j.after,
+    };
     let cut = match (j.cut, contract_failure(&case.plan.tool, j.inv)) {
         (Cut::None, Some(why)) => {
             rec.notes.push(why);
@@ -100,17 +112,28 @@ pub(super) fn judge_completed(
     case.absorb(rec, check_inert_run(run, expected));
     let inv = run.invocation;
     if stale_lock {
-        case.absorb(rec, check_stale_lock(rec.index, inv, &run.before.lock, &run.after.lock));
+        case.absorb(
+            rec,
+            check_stale_lock(rec.index, inv, &run.before.lock, &run.after.lock),
+        );
     } else {
         case.absorb(rec, check_not_blocked_by_stale_lock(rec.index, inv, &[]));
-        case.absorb(rec, check_lock_released(rec.index, std::slice::from_ref(inv), &run.after.lock));
+        case.absorb(
+            rec,
+            check_lock_released(rec.index, std::slice::from_ref(inv), &run.after.lock),
+        );
     }
     judge_publish(case, rec, run, expected);
 }
 
 /// P4/P6 publish and, after exit 0, P8 and the state's shape. A run refused by the lock
 /// is P5's business only.
-pub(super) fn judge_publish(case: &mut CaseRun, rec: &mut StepRecord, run: &BackupRun, expected: &RunExpectation) {
+pub(super) fn judge_publish(
+    case: &mut CaseRun,
+    rec: &mut StepRecord,
+    run: &BackupRun,
+    expected: &RunExpectation,
+) {
     if run.invocation.event("backup_lock_failed").is_some() {
         return;
     }
@@ -121,7 +144,14 @@ pub(super) fn judge_publish(case: &mut CaseRun, rec: &mut StepRecord, run: &Back
     }
 }
 
-fn judge_cut(case: &mut CaseRun, rec: &mut StepRecord, run: &BackupRun, expected: &RunExpectation, cut: Cut, index: usize) {
+fn judge_cut(
+    case: &mut CaseRun,
+    rec: &mut StepRecord,
+    run: &BackupRun,
+    expected: &RunExpectation,
+    cut: Cut,
+    index: usize,
+) {
     let delta = run.delta();
     let complete = manifest_complete(case, &delta);
     case.absorb(rec, check_old_or_new(run, &complete));
@@ -132,8 +162,9 @@ fn judge_cut(case: &mut CaseRun, rec: &mut StepRecord, run: &BackupRun, expected
 
 /// A failure the contract prescribes for this configuration, with why.
 fn contract_failure(settings: &ToolSettings, inv: &Invocation) -> Option<String> {
-    let small_spool =
-        settings.spool_enabled && settings.spool_size_bytes < FIVE_MIB && settings.chunk_size_bytes > FIVE_MIB;
+    let small_spool = settings.spool_enabled
+        && settings.spool_size_bytes < FIVE_MIB
+        && settings.chunk_size_bytes > FIVE_MIB;
     let error = inv.first_error()?.field("error")?;
     (small_spool && inv.exit_code() == Some(1) && error.contains("spool_size_bytes must be >= 5 MiB")).then(|| {
         format!(
@@ -166,17 +197,33 @@ fn retention_and_state(case: &mut CaseRun, rec: &mut StepRecord, run: &BackupRun
     let delta = run.delta();
     let dir = case.area.snapshots_dir().display().to_string();
     let names: Vec<String> = run.after.snapshots.values().flatten().cloned().collect();
-    let published: Vec<String> =
-        case.configured.iter().filter(|n| published_manifest(&delta, n).is_some()).cloned().collect();
+    let published: Vec<String> = case
+        .configured
+        .iter()
+        .filter(|n| published_manifest(&delta, n).is_some())
+        .cloned()
+        .collect();
     let read_only = |path: &str| -> Option<bool> {
         std::fs::symlink_metadata(path).ok()?;
         Some(crate::fixture::btrfs::is_read_only(std::path::Path::new(path)).unwrap_or(false))
     };
     for name in &published {
         let key = published_manifest(&delta, name).unwrap_or_default();
-        let incremental = delta.new_manifests.get(key).is_some_and(|m| m.kind == "incremental");
-        let parent = run.before.state.subvolume(name).and_then(|s| s.last_snapshot.clone()).filter(|_| incremental);
-        let last = run.after.state.subvolume(name).and_then(|s| s.last_snapshot.clone());
+        let incremental = delta
+            .new_manifests
+            .get(key)
+            .is_some_and(|m| m.kind == "incremental");
+        let parent = run
+            .before
+            .state
+            .subvolume(name)
+            .and_then(|s| s.last_snapshot.clone())
+            .filter(|_| incremental);
+        let last = run
+            .after
+            .state
+            .subvolume(name)
+            .and_then(|s| s.last_snapshot.clone());
         let input = RetentionInput {
             subvolume: name,
             snapshots_dir: &dir,
@@ -189,7 +236,11 @@ fn retention_and_state(case: &mut CaseRun, rec: &mut StepRecord, run: &BackupRun
         case.add_findings(rec, findings);
     }
     if let Some(text) = case.observer.state_text.clone() {
-        let expect = StateExpect { prefix: case.prefix.clone(), snapshots_dir: dir, fresh: published };
+        let expect = StateExpect {
+            prefix: case.prefix.clone(),
+            snapshots_dir: dir,
+            fresh: published,
+        };
         let path = case.area.state_path().display().to_string();
         let check = check_state(text.as_bytes(), &path, &expect, Some(rec.index));
         case.add_findings(rec, check.findings);
@@ -198,8 +249,18 @@ fn retention_and_state(case: &mut CaseRun, rec: &mut StepRecord, run: &BackupRun
 
 /// Where the kill landed: recorded in the invocation, the step's timing and the case's
 /// phase counts.
-fn classify_kill(case: &mut CaseRun, rec: &mut StepRecord, run: &BackupRun, expected: &RunExpectation, index: usize) {
-    let subvolumes: Vec<String> = expected.may_be_due().into_iter().map(str::to_string).collect();
+fn classify_kill(
+    case: &mut CaseRun,
+    rec: &mut StepRecord,
+    run: &BackupRun,
+    expected: &RunExpectation,
+    index: usize,
+) {
+    let subvolumes: Vec<String> = expected
+        .may_be_due()
+        .into_iter()
+        .map(str::to_string)
+        .collect();
     let delta = run.delta();
     let streams: BTreeMap<String, bool> = subvolumes
         .iter()
@@ -214,9 +275,22 @@ fn classify_kill(case: &mut CaseRun, rec: &mut StepRecord, run: &BackupRun, expe
         stream_complete: &streams,
     });
     case.kill_phases.record(&landing);
-    rec.notes.extend(landing.anomalies.iter().map(|a| format!("kill landing anomaly: {a}")));
-    let at_ms = run.invocation.kill.as_ref().map_or(run.invocation.end_ms, |k| k.at_ms);
-    rec.timing.push(TimingDecision::KillLanded { role: run.invocation.role, at_ms, landed: landing.clone() });
+    rec.notes.extend(
+        landing
+            .anomalies
+            .iter()
+            .map(|a| format!("kill landing anomaly: {a}")),
+    );
+    let at_ms = run
+        .invocation
+        .kill
+        .as_ref()
+        .map_or(run.invocation.end_ms, |k| k.at_ms);
+    rec.timing.push(TimingDecision::KillLanded {
+        role: run.invocation.role,
+        at_ms,
+        landed: landing.clone(),
+    });
     if let Some(kill) = rec.invocations.get_mut(index).and_then(|i| i.kill.as_mut()) {
         kill.landed = Some(landing);
     }
@@ -234,7 +308,12 @@ fn full_stream_verdict(case: &CaseRun, delta: &Delta, name: &str) -> Option<bool
         .new_chunks
         .iter()
         .filter_map(|(key, size)| match StoreKey::parse(prefix, key)? {
-            StoreKey::Chunk { subvolume, ts, index, .. } if subvolume == name => Some((ts, index, key.clone(), *size)),
+            StoreKey::Chunk {
+                subvolume,
+                ts,
+                index,
+                ..
+            } if subvolume == name => Some((ts, index, key.clone(), *size)),
             _ => None,
         })
         .collect();
@@ -282,8 +361,11 @@ pub(super) fn update_model(
     after: &Observation,
     cut: bool,
 ) {
-    let may_publish =
-        if step.mode == BackupMode::Normal { select_subvolumes(&case.configured, &step.subvolumes) } else { Vec::new() };
+    let may_publish = if step.mode == BackupMode::Normal {
+        select_subvolumes(&case.configured, &step.subvolumes)
+    } else {
+        Vec::new()
+    };
     for name in case.configured.clone() {
         let (old, new) = (before.pointer(&name), after.pointer(&name));
         let moved = old != new || after.store.unreadable_pointers.contains_key(&name);
@@ -296,7 +378,13 @@ pub(super) fn update_model(
         }
         if !may_publish.contains(&name) {
             if moved {
-                case.taint(&name, format!("step {}: its pointer moved in a run that was not to back it up", rec.index));
+                case.taint(
+                    &name,
+                    format!(
+                        "step {}: its pointer moved in a run that was not to back it up",
+                        rec.index
+                    ),
+                );
             }
             continue;
         }
@@ -305,8 +393,18 @@ pub(super) fn update_model(
 }
 
 /// One subvolume's attempt, resolved by the pointer seen after the run.
-fn resolve_attempt(case: &mut CaseRun, rec: &mut StepRecord, name: &str, pointer: Option<String>, cut: bool) {
-    let old_tree = case.expected.published_of(name).last().map(|e| e.tree.clone());
+fn resolve_attempt(
+    case: &mut CaseRun,
+    rec: &mut StepRecord,
+    name: &str,
+    pointer: Option<String>,
+    cut: bool,
+) {
+    let old_tree = case
+        .expected
+        .published_of(name)
+        .last()
+        .map(|e| e.tree.clone());
     let count = case.expected.published_of(name).len();
     let tree = case.backup_view(name);
     if let Err(e) = case.expected.attempt(name, rec.index, tree.clone()) {
@@ -324,11 +422,22 @@ fn resolve_attempt(case: &mut CaseRun, rec: &mut StepRecord, name: &str, pointer
             (Some(key), true) => format!("published {key}"),
             _ => "not published".to_string(),
         };
-        rec.timing.push(TimingDecision::Resolved { subject: format!("the interrupted backup of {name}"), chosen });
+        rec.timing.push(TimingDecision::Resolved {
+            subject: format!("the interrupted backup of {name}"),
+            chosen,
+        });
         let side = if published { Side::New } else { Side::Old };
         match old_tree {
             Some(old) => {
-                case.interrupted.insert(name.to_string(), Interrupted { step: rec.index, old, new: tree, side });
+                case.interrupted.insert(
+                    name.to_string(),
+                    Interrupted {
+                        step: rec.index,
+                        old,
+                        new: tree,
+                        side,
+                    },
+                );
             }
             None => {
                 case.interrupted.remove(name);

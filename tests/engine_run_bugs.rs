@@ -1,0 +1,174 @@
+//! The engine finds the reference tool's deliberate defects, each named by the property
+//! it breaks. The variant is chosen the black-box way: `B2S3_REF_BUG` in the harness's
+//! own environment, passed to the tool through `tool.pass_env`. The tests of this binary
+//! run one at a time (they share the process environment) and each clears the variable
+//! before it releases the others.
+
+mod engine_run_support;
+
+use std::sync::{Mutex, MutexGuard};
+
+use b2s3_harness::engine::CaseReport;
+use b2s3_harness::gen::plan::*;
+use b2s3_harness::oracle::finding::Property;
+use engine_run_support::*;
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// Holds the environment for one variant; clears it on drop.
+struct Variant<'a>(#[allow(dead_code)] MutexGuard<'a, ()>);
+
+impl Variant<'_> {
+    fn set(name: &str) -> Variant<'static> {
+        let guard = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+        std::env::set_var("B2S3_REF_BUG", name);
+        Variant(guard)
+    }
+}
+
+impl Drop for Variant<'_> {
+    fn drop(&mut self) {
+        std::env::remove_var("B2S3_REF_BUG");
+    }
+}
+
+/// Runs `plan` against the variant; the report.
+fn against(variant: &str, plan: &Plan) -> CaseReport {
+    let world = World::new(variant);
+    let engine = world.engine();
+    let _env = Variant::set(variant);
+    let report = run(&engine, plan);
+    eprintln!("{variant}:\n{}", report.render());
+    assert!(
+        report.harness_error.is_none(),
+        "{variant}: harness error {:?}",
+        report.harness_error
+    );
+    report
+}
+
+fn assert_found(report: &CaseReport, property: Property) {
+    assert!(
+        failing_properties(report).contains(&property),
+        "expected a {} finding, got {:?}\n{}",
+        property.id(),
+        failing_properties(report),
+        report.render()
+    );
+    assert_eq!(report.exit_code(), 1);
+}
+
+fn full_then_incremental(name: &str) -> Plan {
+    plan(
+        name,
+        vec![subvolume("data")],
+        vec![backup(false, None), mutate("data", 6), backup(true, None)],
+    )
+}
+
+#[test]
+fn no_lock_lets_a_contender_make_progress_while_the_first_backup_runs_and_that_is_p5() {
+    let p = plan(
+        "no-lock contender",
+        vec![subvolume("data")],
+        vec![backup(
+            false,
+            Some(BackupFault::Contender {
+                simultaneous: false,
+            }),
+        )],
+    );
+    assert_found(&against("no-lock", &p), Property::MutualExclusion);
+}
+
+#[test]
+fn a_pointer_written_before_its_manifest_and_a_kill_before_the_manifest_is_p2_and_p3() {
+    let mut p = full_then_incremental("pointer before manifest");
+    p.steps[2] = backup(true, kill_on_request(ObjectClass::Manifest, 1, true));
+    let report = against("pointer-before-manifest", &p);
+    assert_found(&report, Property::OldOrNew);
+    assert_found(&report, Property::NoPartialPublish);
+}
+
+#[test]
+fn dropping_the_last_partial_chunk_breaks_the_stream_and_the_restore() {
+    let mut p = full_then_incremental("drop last partial chunk");
+    p.steps.push(restore("data", RestoreSource::Current));
+    let report = against("drop-last-partial-chunk", &p);
+    assert_found(&report, Property::LayoutAndMetadata);
+    assert_found(&report, Property::RoundTrip);
+}
+
+#[test]
+fn a_restore_that_ignores_the_incrementals_is_a_p1_difference() {
+    let mut p = full_then_incremental("restore full only");
+    p.steps.push(restore("data", RestoreSource::Current));
+    let report = against("restore-full-only", &p);
+    assert_found(&report, Property::RoundTrip);
+    let first = report
+        .failing()
+        .find(|f| f.property == Property::RoundTrip)
+        .unwrap();
+    assert_eq!(first.step, Some(3), "found at the restore step: {first}");
+}
+
+#[test]
+fn a_stale_lock_that_is_never_taken_over_blocks_the_backup_and_that_is_p5() {
+    let stale = Some(BackupFault::StaleLock {
+        content: StaleLock::DeadPid,
+    });
+    let p = plan(
+        "stale lock never taken",
+        vec![subvolume("data")],
+        vec![backup(false, stale)],
+    );
+    assert_found(
+        &against("stale-lock-never-taken", &p),
+        Property::MutualExclusion,
+    );
+}
+
+#[test]
+fn manifests_and_pointers_without_sse_are_p7() {
+    assert_found(
+        &against("missing-sse", &full_then_incremental("missing sse")),
+        Property::LayoutAndMetadata,
+    );
+}
+
+#[test]
+fn pruning_the_snapshot_the_state_records_is_p8() {
+    let mut p = full_then_incremental("prune parent");
+    p.tool.retain = 1;
+    p.steps.extend([mutate("data", 8), backup(true, None)]);
+    // The next --once is a full, and rightly so: its parent snapshot is gone. The
+    // defect is the pruning itself.
+    assert_found(&against("prune-parent", &p), Property::Retention);
+}
+
+#[test]
+fn an_incremental_chained_to_the_full_instead_of_its_parent_is_p6() {
+    let mut p = full_then_incremental("wrong parent manifest");
+    p.steps.extend([mutate("data", 8), backup(true, None)]);
+    assert_found(&against("wrong-parent-manifest", &p), Property::Schedule);
+}
+
+#[test]
+fn an_archived_restore_that_does_not_wait_although_asked_to_is_p12() {
+    let mut p = plan(
+        "archive no wait",
+        vec![subvolume("data")],
+        vec![backup(false, None)],
+    );
+    p.tool.storage_class_chunks = "GLACIER".into();
+    p.steps.push(Step::Restore(RestoreStep {
+        subvolume: "data".into(),
+        source: RestoreSource::Current,
+        verify: VerifyMode::Full,
+        wait: Some(true),
+        existing_target: false,
+        kill: None,
+        retry: false,
+    }));
+    assert_found(&against("archive-no-wait", &p), Property::Archive);
+}
