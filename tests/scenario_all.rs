@@ -9,29 +9,19 @@ mod support;
 
 use b2s3_harness::s3::view::StoreView;
 use b2s3_harness::s3::{Endpoint, PutOptions, S3Client, S3Options};
+use b2s3_harness::scenario::all::selected;
 use support::{ScenarioWorld, Store};
 
-const SCENARIOS: [&str; 13] = [
-    "full",
-    "incremental",
-    "interrupt",
-    "restore",
-    "chain",
-    "verify-modes",
-    "multi-chunk",
-    "all-subvolumes",
-    "archive",
-    "cli-flags",
-    "lock-contention",
-    "spool",
-    "retention",
-];
+/// The scenarios `scenario all` runs (the catalog without the large ones).
+fn scenarios() -> Vec<&'static str> {
+    selected(false).iter().map(|s| s.name).collect()
+}
 
 fn client(world: &ScenarioWorld) -> S3Client {
     let url = world.server.as_ref().expect("the test's own server").url();
     let options = S3Options {
         endpoint: Endpoint::Url(url),
-        bucket: "b2s3-scenario".into(),
+        bucket: "b2s3-harness".into(),
         region: "us-east-1".into(),
         credentials: None,
     };
@@ -48,18 +38,25 @@ fn scenario_all_passes_on_the_reference_tears_down_and_cleanup_then_empties_the_
     let run = world.harness(&["scenario", "all"], &[]);
     assert_eq!(run.code, 0, "{}", run.text());
     let table: Vec<&str> = run.stdout.lines().skip_while(|l| !l.starts_with("scenario ")).collect();
-    for name in SCENARIOS {
+    for name in scenarios() {
         let row = table.iter().find(|l| l.split_whitespace().next() == Some(name));
         let row = row.unwrap_or_else(|| panic!("no row for {name}:\n{}", run.stdout));
         assert!(row.contains(" pass ") && row.ends_with(" s"), "{row}");
-        let logs = world.run_dir.join("logs").join(format!("scenario-{name}"));
+        let logs = world.world.run_dir.join("logs").join(format!("scenario-{name}"));
         for file in ["report.json", "plan.txt", "expectations.txt", "result.txt", "001-step0-backup.stderr.log"] {
             assert!(logs.join(file).is_file(), "{} missing", logs.join(file).display());
         }
     }
-    assert!(table.last().unwrap().starts_with("13 scenario(s): 13 passed, 0 failed, 0 error(s) in "), "{}", run.stdout);
+    assert!(
+        table
+            .last()
+            .unwrap()
+            .starts_with(&format!("{0} scenario(s): {0} passed, 0 failed, 0 error(s) in ", scenarios().len())),
+        "{}",
+        run.stdout
+    );
     let mounted = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    assert!(!mounted.contains(&*world.dir.to_string_lossy()), "scenario all left a mount");
+    assert!(!mounted.contains(&*world.world.dir.to_string_lossy()), "scenario all left a mount");
     let (s3, prefix) = (client(&world), world.prefix());
     assert_eq!(keys(&s3, &prefix), Vec::<String>::new(), "scenario all left objects");
     let marker = format!("{prefix}left-by-hand");
@@ -83,11 +80,11 @@ fn an_unknown_scenario_and_keep_with_all_are_usage_errors_that_set_nothing_up() 
     let keep = world.harness(&["scenario", "all", "--keep"], &[]);
     assert_eq!(keep.code, 2, "{}", keep.text());
     assert!(keep.stderr.contains("--keep applies to one scenario"), "{}", keep.text());
-    std::fs::remove_file(world.dir.join("test_archive.toml")).unwrap();
+    std::fs::remove_file(world.world.dir.join("test_archive.toml")).unwrap();
     let missing = world.harness(&["scenario", "archive"], &[]);
     assert_eq!(missing.code, 2, "{}", missing.text());
     assert!(missing.stderr.contains("test_archive.toml, expected next to the harness config"), "{}", missing.text());
-    assert!(!world.run_dir.join("session.json").exists(), "a usage error must not set the run up");
+    assert!(!world.world.run_dir.join("session.json").exists(), "a usage error must not set the run up");
 }
 
 #[test]
@@ -95,7 +92,7 @@ fn scenario_list_names_every_scenario_with_its_settings_source() {
     let world = ScenarioWorld::new("list", Store::Embedded);
     let list = world.harness(&["scenario", "list"], &[]);
     assert_eq!(list.code, 0, "{}", list.text());
-    for name in SCENARIOS {
+    for name in scenarios() {
         assert!(list.stdout.lines().any(|l| l.starts_with(&format!("{name} "))), "{name}: {}", list.stdout);
     }
     assert!(list.stdout.contains("multi-chunk-large  (test_large.toml, --include-large)"), "{}", list.stdout);

@@ -6,7 +6,7 @@
 #[path = "scenario_support/mod.rs"]
 mod support;
 
-use support::{ScenarioWorld, Store};
+use support::{finding_ids, ScenarioWorld, Store};
 
 /// Scenario, reference bug variant, a property id the scenario must report.
 pub const VARIANTS: [(&str, &str, &str); 13] = [
@@ -33,9 +33,13 @@ fn every_scenario_fails_on_its_bug_variant_with_a_finding_naming_the_broken_prop
     let mut wrong = Vec::new();
     for (scenario, variant, property) in VARIANTS {
         let run = world.harness(&["scenario", scenario], &[("B2S3_REF_BUG", variant)]);
-        let ids = run.finding_ids();
+        let ids = finding_ids(&run);
         let verdict = run.stdout.lines().find(|l| l.starts_with(&format!("scenario {scenario}: ")));
-        eprintln!("{scenario} with {variant}: exit {}, {}, findings {ids:?}", run.code, verdict.unwrap_or("no verdict"));
+        eprintln!(
+            "{scenario} with {variant}: exit {}, {}, findings {ids:?}",
+            run.code,
+            verdict.unwrap_or("no verdict")
+        );
         if run.code != 1 || !ids.iter().any(|id| id == property) {
             wrong.push(format!("{scenario} with {variant}: expected exit 1 and a {property} finding\n{}", run.text()));
         }

@@ -110,6 +110,17 @@ impl Steps {
         self.push(Step::Mutate { subvolume: subvolume.to_string(), ops })
     }
 
+    /// A full backup, then `incrementals` times a round of changes to `subvolume` and
+    /// `backup --once`; the backup steps' indices, full first.
+    pub fn chain(&mut self, subvolume: &str, incrementals: usize, bytes: u64) -> Vec<usize> {
+        let mut backups = vec![self.backup(backup())];
+        for _ in 0..incrementals {
+            self.change(subvolume, bytes);
+            backups.push(self.backup(once()));
+        }
+        backups
+    }
+
     pub fn restore(&mut self, r: RestoreStep) -> usize {
         self.push(Step::Restore(r))
     }

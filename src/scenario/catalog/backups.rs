@@ -28,14 +28,10 @@ pub fn full(i: &Inputs) -> Result<ScenarioPlan, String> {
 pub fn incremental(i: &Inputs) -> Result<ScenarioPlan, String> {
     let sv = i.first();
     let mut s = Steps::new();
-    let b0 = s.backup(backup());
-    s.change(sv, CHANGE_BYTES);
-    let b1 = s.backup(once());
-    s.change(sv, CHANGE_BYTES);
-    let b2 = s.backup(once());
+    let backups = s.chain(sv, 2, CHANGE_BYTES);
     let r = s.restore(restore(sv, VerifyMode::Full));
-    let mut expect = vec![published(b0, sv, Kind::Full, Property::Schedule)];
-    for b in [b1, b2] {
+    let mut expect = vec![published(backups[0], sv, Kind::Full, Property::Schedule)];
+    for &b in &backups[1..] {
         expect.push(flag(b, Role::Backup, "--once"));
         expect.push(published(b, sv, Kind::Incremental, Property::Schedule));
     }
@@ -170,18 +166,14 @@ pub fn retention(i: &Inputs) -> Result<ScenarioPlan, String> {
     let mut settings = i.settings.clone();
     settings.retain = 1;
     let mut s = Steps::new();
-    let b0 = s.backup(backup());
-    s.change(sv, CHANGE_BYTES);
-    let b1 = s.backup(once());
-    s.change(sv, CHANGE_BYTES);
-    let b2 = s.backup(once());
+    let b = s.chain(sv, 2, CHANGE_BYTES);
     s.force_full(sv);
     let b3 = s.backup(backup());
     let expect = vec![
-        snapshots(b0, sv, 1),
-        published(b1, sv, Kind::Incremental, Property::Schedule),
-        snapshots(b1, sv, 2),
-        snapshots(b2, sv, 2),
+        snapshots(b[0], sv, 1),
+        published(b[1], sv, Kind::Incremental, Property::Schedule),
+        snapshots(b[1], sv, 2),
+        snapshots(b[2], sv, 2),
         published(b3, sv, Kind::Full, Property::Schedule),
         snapshots(b3, sv, 1),
     ];

@@ -9,21 +9,17 @@ use crate::engine::history::Role;
 use crate::engine::names::Kind;
 use crate::gen::plan::{RestoreStep, VerifyMode};
 use crate::oracle::finding::Property;
-use crate::scenario::steps::{backup, once, restore as current, restore_key, seeded, Steps};
+use crate::scenario::steps::{restore as current, restore_key, seeded, Steps};
 use crate::scenario::{plan, Expect, Inputs, ScenarioPlan};
 
 /// Storage classes whose chunks need a RestoreObject before a GET (CONTRACT.md 12).
 const ARCHIVE_CLASSES: [&str; 3] = ["GLACIER", "DEEP_ARCHIVE", "GLACIER_IR"];
 
-/// A full and `incrementals` changes each followed by `--once`; returns the steps and
-/// the backup step indices.
+/// A full and `incrementals` changes each followed by `--once`; the steps so far and
+/// the backup steps' indices.
 fn chain_of(sv: &str, incrementals: usize) -> (Steps, Vec<usize>) {
     let mut s = Steps::new();
-    let mut backups = vec![s.backup(backup())];
-    for _ in 0..incrementals {
-        s.change(sv, CHANGE_BYTES);
-        backups.push(s.backup(once()));
-    }
+    let backups = s.chain(sv, incrementals, CHANGE_BYTES);
     (s, backups)
 }
 
