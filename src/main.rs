@@ -87,6 +87,20 @@ enum Command {
         #[command(subcommand)]
         what: Verify,
     },
+    /// Run a fixed scenario of the requirements through the case engine (`list` names them).
+    Scenario {
+        /// A scenario name, `all` (setup, every scenario, teardown, a table) or `list`.
+        name: String,
+        /// With `all`: also run the large scenarios (multi-chunk-large).
+        #[arg(long)]
+        include_large: bool,
+        /// Keep the scenario's case area and S3 objects for inspection (one scenario only).
+        #[arg(long)]
+        keep: bool,
+        /// Each scenario's time limit, seconds.
+        #[arg(long)]
+        time_limit: Option<u64>,
+    },
     /// Write benchmark.json from the backup/restore metrics in the run's logs.
     Bench {
         /// Where to write it (default: <run_dir>/benchmark.json).
@@ -152,6 +166,10 @@ fn dispatch(cli: Cli) -> Result<i32, CommandError> {
         Command::Mutate { size } => commands::mutate::mutate(&config, size),
         Command::Verify { what } => verify(&config, what),
         Command::Bench { output } => commands::bench::bench(&config, output.as_deref()),
+        Command::Scenario { name, include_large, keep, time_limit } => {
+            let args = commands::scenario::ScenarioArgs { name, include_large, keep, time_limit_secs: time_limit };
+            commands::scenario::scenario(&config, &args)
+        }
     }
 }
 

@@ -185,13 +185,19 @@ fn load_or_create_record(config: &Config) -> Result<SessionRecord, SessionError>
         run_id: run_id.as_str().to_string(),
         prefix: config.run_prefix(&run_id),
     };
+    write_record(run_dir, &record)?;
+    Ok(record)
+}
+
+/// Writes `<run_dir>/session.json` (temp file and rename), e.g. to keep a run's prefix
+/// addressable by `cleanup` after a teardown.
+pub fn write_record(run_dir: &Path, record: &SessionRecord) -> Result<(), SessionError> {
     let path = run_dir.join(SESSION_FILE);
     let tmp = run_dir.join(format!("{SESSION_FILE}.tmp"));
-    let text = serde_json::to_string_pretty(&record).expect("session record serialises");
+    let text = serde_json::to_string_pretty(record).expect("session record serialises");
     std::fs::write(&tmp, text + "\n")
         .and_then(|()| std::fs::rename(&tmp, &path))
-        .map_err(|e| SessionError::Record { path, message: e.to_string() })?;
-    Ok(record)
+        .map_err(|e| SessionError::Record { path, message: e.to_string() })
 }
 
 /// What `teardown` undid.

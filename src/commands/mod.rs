@@ -11,6 +11,7 @@ pub mod lifecycle;
 pub mod mutate;
 pub mod ownership;
 pub mod run;
+pub mod scenario;
 pub mod seed;
 pub mod verify;
 
