@@ -86,7 +86,11 @@ impl Drop for TestRun {
     }
 }
 
-/// What `losetup -l` and `findmnt` print.
+/// What `losetup -l` and `findmnt` print about these tests' own run dirs (every run dir
+/// here is a tempdir named `b2s3-fixture-*`; a loop device of ours always shows its image
+/// path there, and a mount of ours its mount point). Lines of other processes on the
+/// machine are left out, so a concurrent test or tool cannot fail these comparisons;
+/// that foreign devices and mounts are left untouched is tested on its own.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SystemState {
     pub loop_devices: String,
@@ -95,7 +99,10 @@ pub struct SystemState {
 
 impl SystemState {
     pub fn capture() -> SystemState {
-        SystemState { loop_devices: run("losetup", &["-l"]), mounts: run("findmnt", &[]) }
+        let ours = |text: String| -> String {
+            text.lines().filter(|l| l.contains("b2s3-fixture-")).map(|l| format!("{l}\n")).collect()
+        };
+        SystemState { loop_devices: ours(run("losetup", &["-l"])), mounts: ours(run("findmnt", &["-rn"])) }
     }
 
     /// Panic with a line diff unless `self` (after) equals `before`.
