@@ -12,8 +12,4 @@ harness="$repo/target/debug/b2s3-harness"
 config="${B2S3_CONFIG:-$repo/config/reference.toml}"
 trap '"$harness" --config "$config" teardown >/dev/null || true' EXIT
 "$harness" --config "$config" doctor
-"$harness" --config "$config" setup
-"$harness" --config "$config" run -- backup
-"$harness" --config "$config" run -- backup --once
-"$harness" --config "$config" run -- restore --subvolume data --target "$repo/run/mnt/restore/quickstart-data"
-"$harness" --config "$config" cleanup --yes
+"$harness" --config "$config" scenario all
