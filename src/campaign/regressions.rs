@@ -12,6 +12,14 @@ use std::sync::Mutex;
 
 use thiserror::Error;
 
+use super::command_line::CommandLine;
+use super::run::Job;
+use super::runner::CaseRunner;
+use super::verdict::{judge, FailOn, Verdict};
+use crate::config::Config;
+use crate::engine::CaseOptions;
+use crate::gen::generate;
+
 /// Serialises appends from the campaign's workers.
 static APPEND: Mutex<()> = Mutex::new(());
 
@@ -101,6 +109,51 @@ pub fn append(path: &Path, entry: &Entry) -> Result<bool, RegressionsError> {
     let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(write_err)?;
     file.write_all(format!("{}\n", entry.line()).as_bytes()).map_err(write_err)?;
     Ok(true)
+}
+
+/// The entries as jobs, each with its profile's generator; entries whose profile this
+/// config does not have are returned apart, with why.
+pub fn jobs(config: &Config, entries: Vec<Entry>) -> (Vec<Job>, Vec<String>) {
+    let (mut jobs, mut skipped) = (Vec::new(), Vec::new());
+    for e in entries {
+        match super::profile::load(config, &e.profile) {
+            Ok(p) => jobs.push(Job { seed: e.seed, case: e.case, profile: e.profile, gen: p.gen, regression: true }),
+            Err(err) => skipped.push(format!("skipping regression `{}`: {err}", e.line())),
+        }
+    }
+    (jobs, skipped)
+}
+
+/// Runs every job once and returns, for each that did not pass, what happened and the
+/// command that replays it (empty: every entry passes).
+pub fn replay_all<R: CaseRunner + ?Sized>(
+    runner: &R,
+    jobs: &[Job],
+    fail_on: &FailOn,
+    opts: &CaseOptions,
+    commands: &CommandLine,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for job in jobs {
+        let report = runner.run(&generate(job.seed, job.case, &job.gen), opts);
+        let what = match judge(&report, fail_on) {
+            Verdict::Pass => continue,
+            Verdict::Fail { property, .. } => {
+                let f = report.findings.iter().find(|f| f.property == property).map(ToString::to_string).unwrap_or_default();
+                format!("fails: {f}")
+            }
+            Verdict::HarnessError(e) => format!("harness error: {e}"),
+            Verdict::Interrupted => "interrupted".to_string(),
+        };
+        out.push(format!(
+            "regression seed {} case {} profile {} {what}\n  replay: {}",
+            job.seed,
+            job.case,
+            job.profile,
+            commands.replay_seed(job.seed, job.case, &job.profile)
+        ));
+    }
+    out
 }
 
 #[cfg(test)]

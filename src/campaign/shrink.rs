@@ -7,7 +7,8 @@
 //! that are smaller ([`PlanWeight`]: no component bigger, one smaller) are run; the
 //! others (a different chunk size, another name) count as not failing without a run, so
 //! runs go to structural cuts. Then greedy plan-level cuts ([`labeled_candidates`]:
-//! remove a subvolume, half of the steps, a step, an initial tree or half of it, simplify
+//! remove a subvolume, half of the steps, a step, fold a mutation step into the initial
+//! tree, remove an initial tree or half of it, simplify
 //! a fault, half of a mutation step, an operation, halve a content; every candidate of
 //! `gen::shrink::candidates` is among them): the first candidate that
 //! still fails becomes the new plan and the list is rebuilt, until none does.
@@ -319,7 +320,8 @@ fn ms(d: Duration) -> u64 {
 }
 
 /// Every one-step simplification of `plan` with what it removes, biggest cuts first:
-/// subvolumes, half of the steps, steps, initial trees (whole and halves), faults,
+/// subvolumes, half of the steps, steps, mutation steps folded into the initial tree,
+/// initial trees (whole and halves), faults,
 /// halves of mutation steps, operations, halved contents. Contains every candidate of
 /// `gen::shrink::candidates`; plans equal to `plan` and repeats are left out.
 pub fn labeled_candidates(plan: &Plan) -> Vec<(String, Plan)> {
@@ -333,6 +335,7 @@ pub fn labeled_candidates(plan: &Plan) -> Vec<(String, Plan)> {
     for (i, step) in plan.steps.iter().enumerate() {
         out.push((format!("step {i}: {}", step_line(step)), remove_step(plan, i)));
     }
+    out.extend(folds(plan));
     out.extend(tree_cuts(plan));
     for (i, step) in plan.steps.iter().enumerate() {
         if let Some(p) = simplify_fault(plan, i) {
@@ -367,6 +370,21 @@ fn without_steps(plan: &Plan, range: std::ops::Range<usize>) -> Plan {
     let mut p = plan.clone();
     p.steps.drain(range);
     normalize(&p)
+}
+
+/// Each `Mutate` step folded into its subvolume's initial tree (one step fewer, the
+/// same operations, applied before the first backup instead).
+fn folds(plan: &Plan) -> Vec<(String, Plan)> {
+    let mut out = Vec::new();
+    for (i, step) in plan.steps.iter().enumerate() {
+        let Step::Mutate { subvolume, ops } = step else { continue };
+        let mut p = plan.clone();
+        let Some(s) = p.subvolumes.iter_mut().find(|s| &s.name == subvolume) else { continue };
+        s.initial.extend(ops.iter().cloned());
+        p.steps.remove(i);
+        out.push((format!("step {i} as part of the initial tree of {subvolume:?}"), normalize(&p)));
+    }
+    out
 }
 
 /// Whole initial trees, then halves of them.

@@ -125,12 +125,9 @@ fn finish(config: &Config, spec: &CampaignSpec, result: &CampaignResult, started
 /// skipped with a warning.
 fn regression_jobs(config: &Config, profile: &CampaignProfile) -> Result<Vec<Job>, CommandError> {
     let entries = regressions::read(&profile.regressions).map_err(|e| CommandError::Usage(e.to_string()))?;
-    let mut jobs = Vec::new();
-    for e in entries {
-        match campaign::profile::load(config, &e.profile) {
-            Ok(p) => jobs.push(Job { seed: e.seed, case: e.case, profile: e.profile, gen: p.gen, regression: true }),
-            Err(err) => eprintln!("b2s3-harness: skipping regression `{}`: {err}", e.line()),
-        }
+    let (jobs, skipped) = regressions::jobs(config, entries);
+    for s in skipped {
+        eprintln!("b2s3-harness: {s}");
     }
     Ok(jobs)
 }
