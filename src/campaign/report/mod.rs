@@ -255,7 +255,7 @@ fn durations(result: &CampaignResult) -> DurationSummary {
         .iter()
         .map(|r| SlowCase { case: r.label(), case_id: r.case_id.clone(), elapsed_ms: r.elapsed_ms })
         .collect();
-    slowest.sort_by(|a, b| b.elapsed_ms.cmp(&a.elapsed_ms));
+    slowest.sort_by_key(|s| std::cmp::Reverse(s.elapsed_ms));
     slowest.truncate(5);
     DurationSummary {
         total_ms: result.elapsed.as_millis().try_into().unwrap_or(u64::MAX),
