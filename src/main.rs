@@ -64,6 +64,63 @@ enum Command {
         #[arg(long)]
         time_limit: Option<u64>,
     },
+    /// Run a campaign: a profile's generated cases, shrinking and filing failures (exit 0 clean, 1 findings, 3 harness error, 130 interrupted).
+    Fuzz {
+        /// Campaign profile: pr, nightly, or a [profile.<name>] table.
+        #[arg(long, default_value = "pr")]
+        profile: String,
+        /// Campaign seed (default: random, printed first).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Cases of the whole run (overrides the profile's `cases`).
+        #[arg(long)]
+        cases: Option<u64>,
+        /// No new case starts after this: seconds, or 15m, 2h.
+        #[arg(long, value_parser = commands::fuzz::parse_duration)]
+        time_budget: Option<std::time::Duration>,
+        /// Cases run in parallel.
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=64))]
+        workers: Option<u64>,
+        /// Run slice K of N of the case space (case i with i % N == K-1).
+        #[arg(long)]
+        shard: Option<b2s3_harness::campaign::Shard>,
+        /// Regressions file to replay first and append failures to.
+        #[arg(long, conflicts_with = "no_regressions")]
+        regressions: Option<PathBuf>,
+        /// Neither replay nor append to the regressions file.
+        #[arg(long)]
+        no_regressions: bool,
+    },
+    /// Re-run a bug folder's shrunk plan (exit 1 if its finding reproduces, 0 if not), or a generated case.
+    Replay {
+        /// A bug folder (`<run_dir>/bugs/<seed>-<case>-<property>`).
+        #[arg(conflicts_with_all = ["seed", "case"], required_unless_present = "seed")]
+        bug_dir: Option<PathBuf>,
+        /// Campaign seed of a generated case (with --case).
+        #[arg(long, requires = "case")]
+        seed: Option<u64>,
+        /// Case number (with --seed).
+        #[arg(long, requires = "seed")]
+        case: Option<u64>,
+        /// Campaign profile the case was generated with.
+        #[arg(long, default_value = "pr")]
+        profile: String,
+        /// Keep the case area and its S3 objects for inspection.
+        #[arg(long)]
+        keep: bool,
+    },
+    /// Print the plan of a generated case (JSON, or text with --render); runs nothing.
+    Plan {
+        #[arg(long)]
+        seed: u64,
+        #[arg(long, default_value_t = 0)]
+        case: u64,
+        #[arg(long, default_value = "pr")]
+        profile: String,
+        /// The text form (`gen::render`) instead of JSON.
+        #[arg(long)]
+        render: bool,
+    },
     /// Delete every object under the run's S3 prefix (needs --yes).
     Cleanup {
         /// Confirm the deletion.
@@ -158,6 +215,15 @@ fn dispatch(cli: Cli) -> Result<i32, CommandError> {
         Command::Run { dry_run: true, args } => commands::run::dry_run(&config, &args),
         Command::Run { dry_run: false, args } => commands::run::run(&config, &args),
         Command::Cleanup { yes } => commands::lifecycle::cleanup(&config, yes),
+        Command::Fuzz { profile, seed, cases, time_budget, workers, shard, regressions, no_regressions } => {
+            let workers = workers.map(|w| w as usize);
+            let args = commands::fuzz::FuzzArgs { profile, seed, cases, time_budget, workers, shard, regressions, no_regressions };
+            commands::fuzz::fuzz(&config, &args)
+        }
+        Command::Replay { bug_dir, seed, case, profile, keep } => {
+            commands::replay::replay(&config, &commands::replay::ReplayArgs { bug_dir, seed, case, profile, keep })
+        }
+        Command::Plan { seed, case, profile, render } => commands::plan::plan(&config, seed, case, &profile, render),
         Command::Case { plan, seed, case, profile, keep, time_limit } => {
             let args = commands::case::CaseArgs { plan, seed, case, profile, keep, time_limit_secs: time_limit };
             commands::case::case(&config, &args)

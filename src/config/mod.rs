@@ -16,7 +16,7 @@
 pub mod cmd_env;
 pub mod elements;
 pub mod error;
-mod reader;
+pub(crate) mod reader;
 pub mod run_id;
 
 use std::collections::BTreeMap;

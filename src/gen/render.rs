@@ -96,7 +96,8 @@ pub fn mutation(m: &Mutation) -> String {
     }
 }
 
-fn step_line(step: &Step) -> String {
+/// One step as text (its operations, for a `Mutate`, are not listed).
+pub fn step_line(step: &Step) -> String {
     match step {
         Step::Mutate { subvolume, ops } => {
             format!("mutate {subvolume:?} ({} operations)", ops.len())
