@@ -195,3 +195,17 @@ fn no_case_starts_once_the_time_budget_is_spent() {
     assert_eq!(result.records.len(), 2, "cases started at 0 and 300 ms, none after 500 ms");
     assert_eq!(result.out_of_time, 48);
 }
+
+#[test]
+fn three_harness_errors_in_a_row_stop_the_campaign_and_say_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let runner = FakeRunner::new(|_, _| FakeOutcome::HarnessError("Input/output error (os error 5)".into()));
+    let mut p = profile(dir.path(), 20);
+    p.workers = 1;
+    let result = run(&runner, &spec(dir.path(), p, SEED), &Silent);
+    assert_eq!(result.records.len(), 3);
+    assert!(result.stopped_early.as_deref().unwrap().contains("3 harness errors in a row"));
+    assert_eq!(exit_code(&result), 3);
+    let (summary, _) = write_reports(&dir.path().join("reports"), &info(Shard::ALL), &result).unwrap();
+    assert!(summary.stopped_early.is_some());
+}

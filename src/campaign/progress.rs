@@ -3,7 +3,7 @@
 //! finished case, so CI logs read top to bottom. Workers call [`Progress::note`] from
 //! their threads; the campaign loop calls the rest.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write as _};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -21,6 +21,36 @@ pub trait Progress: Sync {
     fn note(&self, line: &str);
     fn finish(&self);
 }
+
+/// Writes `text` to stdout, ignoring errors: a full disk or a closed pipe must not
+/// panic the campaign (a panic would skip the teardown).
+pub fn say(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
+/// Writes `text` to stderr, ignoring errors (see [`say`]).
+pub fn warn(text: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(text.as_bytes());
+}
+
+/// `println!` that never panics (see [`say`]).
+macro_rules! say_line {
+    ($($t:tt)*) => { $crate::campaign::progress::say(&format!("{}\n", format_args!($($t)*))) };
+}
+
+/// `print!` that never panics (see [`say`]).
+macro_rules! say_text {
+    ($($t:tt)*) => { $crate::campaign::progress::say(&format!($($t)*)) };
+}
+
+/// `eprintln!` that never panics (see [`say`]).
+macro_rules! warn_line {
+    ($($t:tt)*) => { $crate::campaign::progress::warn(&format!("{}\n", format_args!($($t)*))) };
+}
+
+pub(crate) use {say_line, say_text, warn_line};
 
 /// One line describing a finished case.
 pub fn case_line(r: &CaseRecord) -> String {
@@ -65,12 +95,12 @@ impl Progress for Plain {
     fn case_done(&self, record: &CaseRecord) {
         let n = self.done.fetch_add(1, Ordering::SeqCst) + 1;
         let _g = self.out.lock().unwrap_or_else(|p| p.into_inner());
-        println!("[{n}/{}] {}", self.total.load(Ordering::SeqCst), case_line(record));
+        say(&format!("[{n}/{}] {}\n", self.total.load(Ordering::SeqCst), case_line(record)));
     }
 
     fn note(&self, line: &str) {
         let _g = self.out.lock().unwrap_or_else(|p| p.into_inner());
-        println!("{line}");
+        say(&format!("{line}\n"));
     }
 
     fn finish(&self) {}

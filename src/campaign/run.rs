@@ -27,6 +27,18 @@ use crate::tool::signals;
 /// The first failing case of each property in this run (only that one is shrunk).
 type Claims = Mutex<BTreeMap<Property, String>>;
 
+/// After this many harness errors in a row no new case starts: the fixture or the S3
+/// server is broken (a full disk, a dead server) and every further case would fail too.
+pub const HARNESS_ERRORS_IN_A_ROW: usize = 3;
+
+/// What the workers share.
+struct Shared<'j> {
+    jobs: &'j [Job],
+    next: AtomicUsize,
+    claims: Claims,
+    harness_errors_in_a_row: AtomicUsize,
+}
+
 /// One case to run: generated from `(seed, case, gen)`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Job {
@@ -86,6 +98,8 @@ pub struct CampaignResult {
     pub interrupted: bool,
     /// Cases never started because the time budget ran out.
     pub out_of_time: usize,
+    /// Why no further case was started before the end, if the campaign gave up.
+    pub stopped_early: Option<String>,
 }
 
 impl CampaignResult {
@@ -98,17 +112,22 @@ impl CampaignResult {
 pub fn run<R: CaseRunner + ?Sized>(runner: &R, spec: &CampaignSpec, progress: &dyn Progress) -> CampaignResult {
     let jobs = spec.jobs();
     let t0 = Instant::now();
-    let next = AtomicUsize::new(0);
-    let claims = Claims::default();
+    let shared = Shared { jobs: &jobs, next: AtomicUsize::new(0), claims: Claims::default(), harness_errors_in_a_row: AtomicUsize::new(0) };
     progress.started(jobs.len());
     let (tx, rx) = mpsc::channel::<CaseRecord>();
     let mut records = Vec::new();
     std::thread::scope(|scope| {
         for _ in 0..spec.profile.workers.clamp(1, jobs.len().max(1)) {
-            let (tx, jobs, next, claims) = (tx.clone(), &jobs, &next, &claims);
+            let (tx, shared) = (tx.clone(), &shared);
             scope.spawn(move || {
-                while let Some(job) = take(jobs, next, t0, spec) {
-                    if tx.send(run_job(runner, spec, job, claims, progress)).is_err() {
+                while let Some(job) = take(shared, t0, spec) {
+                    let record = run_job(runner, spec, job, &shared.claims, progress);
+                    let broken = matches!(record.verdict, Verdict::HarnessError(_));
+                    match broken {
+                        true => shared.harness_errors_in_a_row.fetch_add(1, Ordering::SeqCst),
+                        false => shared.harness_errors_in_a_row.swap(0, Ordering::SeqCst),
+                    };
+                    if tx.send(record).is_err() {
                         return;
                     }
                 }
@@ -121,25 +140,29 @@ pub fn run<R: CaseRunner + ?Sized>(runner: &R, spec: &CampaignSpec, progress: &d
         }
     });
     progress.finish();
-    records.sort_by_key(|r| (!r.regression, r.case, r.seed));
-    let started = next.load(Ordering::SeqCst).min(jobs.len());
-    let interrupted = signals::interrupted() || records.iter().any(|r| r.verdict == Verdict::Interrupted);
-    CampaignResult {
-        records,
-        planned: jobs.len(),
-        elapsed: t0.elapsed(),
-        interrupted,
-        out_of_time: if interrupted { 0 } else { jobs.len() - started },
-    }
+    finish(records, &shared, t0)
 }
 
-/// The next job, unless the budget is spent or Ctrl-C came.
-fn take<'j>(jobs: &'j [Job], next: &AtomicUsize, t0: Instant, spec: &CampaignSpec) -> Option<&'j Job> {
-    if signals::interrupted() || t0.elapsed() >= spec.profile.time_budget {
+fn finish(mut records: Vec<CaseRecord>, shared: &Shared, t0: Instant) -> CampaignResult {
+    records.sort_by_key(|r| (!r.regression, r.case, r.seed));
+    let planned = shared.jobs.len();
+    let started = shared.next.load(Ordering::SeqCst).min(planned);
+    let interrupted = signals::interrupted() || records.iter().any(|r| r.verdict == Verdict::Interrupted);
+    let broken = shared.harness_errors_in_a_row.load(Ordering::SeqCst) >= HARNESS_ERRORS_IN_A_ROW;
+    let stopped_early = (broken && started < planned)
+        .then(|| format!("{HARNESS_ERRORS_IN_A_ROW} harness errors in a row: the fixture or the S3 endpoint is broken; fix it (see the errors) before running again"));
+    let not_started = if interrupted || stopped_early.is_some() { 0 } else { planned - started };
+    CampaignResult { records, planned, elapsed: t0.elapsed(), interrupted, out_of_time: not_started, stopped_early }
+}
+
+/// The next job, unless the budget is spent, Ctrl-C came or the harness is broken.
+fn take<'j>(shared: &Shared<'j>, t0: Instant, spec: &CampaignSpec) -> Option<&'j Job> {
+    let broken = shared.harness_errors_in_a_row.load(Ordering::SeqCst) >= HARNESS_ERRORS_IN_A_ROW;
+    if broken || signals::interrupted() || t0.elapsed() >= spec.profile.time_budget {
         return None;
     }
-    let i = next.fetch_add(1, Ordering::SeqCst);
-    jobs.get(i)
+    let i = shared.next.fetch_add(1, Ordering::SeqCst);
+    shared.jobs.get(i)
 }
 
 /// Runs one job; the first failure of each property is shrunk and filed before the

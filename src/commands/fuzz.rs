@@ -9,10 +9,13 @@
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
+use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::campaign::progress::{say_line, say_text, warn_line};
 use crate::campaign::progress;
+use crate::campaign::record::FailureRecord;
 use crate::campaign::regressions;
 use crate::campaign::report::{self, closing_table, RunInfo};
 use crate::campaign::versions::Versions;
@@ -49,7 +52,7 @@ pub fn fuzz(config_path: &Path, args: &FuzzArgs) -> Result<i32, CommandError> {
     };
     overrides.apply(&mut profile);
     let seed = args.seed.unwrap_or_else(random_seed);
-    println!("seed: {seed}");
+    say_line!("seed: {seed}");
     let regressions = if args.no_regressions { Vec::new() } else { regression_jobs(&config, &profile)? };
     let spec = CampaignSpec {
         seed,
@@ -63,13 +66,24 @@ pub fn fuzz(config_path: &Path, args: &FuzzArgs) -> Result<i32, CommandError> {
     print_plan(&spec);
     let started_at = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
     let run = RunSession::open(config.clone())?;
-    let result = run_campaign(&run, &spec)?;
+    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| run_campaign(&run, &spec)));
+    let closed = run.close();
+    let result = outcome.map_err(|p| CommandError::Harness(format!("the campaign panicked ({}); the session was torn down", panic_text(&p))))??;
     let mut code = report::exit_code(&result);
-    if let Err(problem) = run.close() {
-        eprintln!("b2s3-harness: {problem}");
+    if let Err(problem) = closed {
+        warn_line!("b2s3-harness: {problem}");
         code = if code == exit::OK { exit::HARNESS_ERROR } else { code };
     }
     finish(&config, &spec, &result, started_at, code)
+}
+
+/// The message of a caught panic.
+pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".to_string())
 }
 
 fn run_campaign(run: &RunSession, spec: &CampaignSpec) -> Result<CampaignResult, CommandError> {
@@ -80,8 +94,7 @@ fn run_campaign(run: &RunSession, spec: &CampaignSpec) -> Result<CampaignResult,
 
 fn print_plan(spec: &CampaignSpec) {
     let p = &spec.profile;
-    println!(
-        "profile {}: {} case(s) (shard {}), {} regression replay(s), {} worker(s), time budget {} s, case limit {} s, shrink {} runs / {} s, fail on {}",
+    say_line!("profile {}: {} case(s) (shard {}), {} regression replay(s), {} worker(s), time budget {} s, case limit {} s, shrink {} runs / {} s, fail on {}",
         p.name,
         spec.shard.cases(p.cases).count(),
         spec.shard,
@@ -108,17 +121,24 @@ fn finish(config: &Config, spec: &CampaignSpec, result: &CampaignResult, started
     };
     let (summary, written) = report::write_reports(&config.paths.run_dir.join("reports"), &info, result)
         .map_err(|e| CommandError::harness("writing the campaign reports", e))?;
-    print!("{}", closing_table(&summary, result));
-    println!("reports: {}", written.dir.display());
+    say_text!("{}", closing_table(&summary, result));
+    say_line!("reports: {}", written.dir.display());
     if result.interrupted {
-        println!("interrupted: the reports cover the {} case(s) that finished", result.records.len());
+        say_line!("interrupted: the reports cover the {} case(s) that finished", result.records.len());
     }
-    let failures: Vec<_> = result.failures().filter_map(|r| r.failure.as_ref()).filter(|f| f.property.is_some()).collect();
-    if let Some(first) = failures.iter().find(|f| f.bug_dir.is_some()).or(failures.first()) {
-        println!("replay the first failure with:");
-        println!("{}", first.replay);
+    if let Some(first) = first_failure(result) {
+        say_line!("replay the first failure with:");
+        say_line!("{}", first.replay);
     }
     Ok(code)
+}
+
+/// The failure whose replay command ends the output: the first filed finding, else the
+/// first finding, else the first harness error.
+fn first_failure(result: &CampaignResult) -> Option<&FailureRecord> {
+    let all: Vec<&FailureRecord> = result.failures().filter_map(|r| r.failure.as_ref()).collect();
+    let filed = all.iter().find(|f| f.property.is_some() && f.bug_dir.is_some());
+    filed.or_else(|| all.iter().find(|f| f.property.is_some())).or(all.first()).copied()
 }
 
 /// The regressions file's entries as jobs; entries of profiles this config lacks are
@@ -127,7 +147,7 @@ fn regression_jobs(config: &Config, profile: &CampaignProfile) -> Result<Vec<Job
     let entries = regressions::read(&profile.regressions).map_err(|e| CommandError::Usage(e.to_string()))?;
     let (jobs, skipped) = regressions::jobs(config, entries);
     for s in skipped {
-        eprintln!("b2s3-harness: {s}");
+        warn_line!("b2s3-harness: {s}");
     }
     Ok(jobs)
 }
@@ -172,7 +192,7 @@ impl RunSession {
         let run_dir = self.session.config.paths.run_dir.clone();
         drop(self.session);
         if !self.fresh {
-            println!("kept the session set up before this command; `teardown` undoes it");
+            say_line!("kept the session set up before this command; `teardown` undoes it");
             return Ok(());
         }
         match session::teardown(&run_dir) {

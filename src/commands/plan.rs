@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use crate::campaign::progress::{say_line, say_text};
 use crate::campaign;
 use crate::exit;
 use crate::gen::{generate, render};
@@ -15,10 +16,10 @@ pub fn plan(config_path: &Path, seed: u64, case: u64, profile: &str, as_text: bo
     let p = campaign::profile::load(&config, profile)?;
     let plan = generate(seed, case, &p.gen);
     if as_text {
-        print!("{}", render(&plan));
+        say_text!("{}", render(&plan));
     } else {
         let json = serde_json::to_string_pretty(&plan).map_err(|e| CommandError::harness("serialising the plan", e))?;
-        println!("{json}");
+        say_line!("{json}");
     }
     Ok(exit::OK)
 }

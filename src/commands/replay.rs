@@ -5,8 +5,10 @@
 //! plan of a case and runs it: exit 1 on any failing finding, 0 otherwise. Both: 3 on a
 //! harness error, 130 when interrupted; `--keep` keeps the case area and S3 objects.
 
+use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 
+use crate::campaign::progress::{say_line, say_text, warn_line};
 use crate::campaign::bugbase::{self, StoredBug};
 use crate::campaign::verdict::{failing, first_of, judge, reproduces, FailOn, Verdict};
 use crate::campaign::{self, CampaignProfile};
@@ -15,9 +17,10 @@ use crate::engine::{CaseOptions, CaseReport, Engine};
 use crate::exit;
 use crate::gen::plan::Plan;
 use crate::gen::{generate, render};
+use crate::oracle::finding::Severity;
 
 use super::case::write_report;
-use super::fuzz::RunSession;
+use super::fuzz::{panic_text, RunSession};
 use super::{load_config, CommandError};
 
 /// The command line of `replay`.
@@ -46,7 +49,7 @@ fn replay_bug(config: Config, bug: &StoredBug, keep: bool) -> Result<i32, Comman
     let m = &bug.meta;
     let fail_on: FailOn = m.fail_on.iter().copied().collect();
     let profile = campaign::profile::load(&config, &m.profile).ok();
-    println!("replaying {} ({} steps, {} files)", bug.dir.display(), bug.plan.steps.len(), bug.plan.files_written());
+    say_line!("replaying {} ({} steps, {} files)", bug.dir.display(), bug.plan.steps.len(), bug.plan.files_written());
     let report = run_plan(config, &bug.plan, profile.as_ref(), &fail_on, keep)?;
     let code = match (m.property, judge(&report, &fail_on)) {
         (_, Verdict::Interrupted) => return Err(CommandError::Interrupted),
@@ -69,7 +72,7 @@ fn replay_bug(config: Config, bug: &StoredBug, keep: bool) -> Result<i32, Comman
 fn replay_seed(config: Config, seed: u64, case: u64, profile: &str, keep: bool) -> Result<i32, CommandError> {
     let p = campaign::profile::load(&config, profile)?;
     let plan = generate(seed, case, &p.gen);
-    print!("{}", render(&plan));
+    say_text!("{}", render(&plan));
     let report = run_plan(config, &plan, Some(&p), &p.fail_on, keep)?;
     let code = match judge(&report, &p.fail_on) {
         Verdict::Interrupted => return Err(CommandError::Interrupted),
@@ -92,30 +95,28 @@ fn run_plan(
     keep: bool,
 ) -> Result<CaseReport, CommandError> {
     let run = RunSession::open(config)?;
-    let report = {
+    let ran = std::panic::catch_unwind(AssertUnwindSafe(|| {
         let engine = Engine::new(&run.session).map_err(|e| CommandError::harness("starting the engine", e))?;
-        let mut opts = CaseOptions {
-            keep_area: keep,
-            strict_hygiene: fail_on.contains(&crate::oracle::finding::Severity::Hygiene),
-            ..CaseOptions::default()
-        };
+        let mut opts = CaseOptions { keep_area: keep, strict_hygiene: fail_on.contains(&Severity::Hygiene), ..CaseOptions::default() };
         if let Some(p) = profile {
             opts.time_limit = p.case_time_limit;
         }
-        engine.run_case(plan, &opts)
-    };
-    print!("{}", report.render());
-    match write_report(&run.session.config.paths.run_dir, &report) {
-        Ok(path) => println!("report: {}", path.display()),
-        Err(e) => eprintln!("b2s3-harness: {e}"),
-    }
+        Ok::<_, CommandError>(engine.run_case(plan, &opts))
+    }));
+    let run_dir = run.session.config.paths.run_dir.clone();
     if let Err(problem) = run.close() {
-        eprintln!("b2s3-harness: {problem}");
+        warn_line!("b2s3-harness: {problem}");
+    }
+    let report = ran.map_err(|p| CommandError::Harness(format!("the case panicked ({}); the session was torn down", panic_text(&p))))??;
+    say_text!("{}", report.render());
+    match write_report(&run_dir, &report) {
+        Ok(path) => say_line!("report: {}", path.display()),
+        Err(e) => warn_line!("b2s3-harness: {e}"),
     }
     Ok(report)
 }
 
 fn say(code: i32, line: String) -> i32 {
-    println!("{line}");
+    say_line!("{line}");
     code
 }

@@ -181,6 +181,7 @@ impl Drop for RealRun {
 pub struct World {
     session: Option<Session>,
     server: Option<EmbeddedServer>,
+    moto_dir: PathBuf,
     pub run: RealRun,
 }
 
@@ -191,7 +192,7 @@ impl World {
         let server = EmbeddedServer::start(&moto, &venv()).expect("moto server starts");
         let run = RealRun::new(label, &server.url(), bug, profiles);
         let session = Session::open(run.load()).expect("session opens");
-        World { session: Some(session), server: Some(server), run }
+        World { session: Some(session), server: Some(server), moto_dir: moto, run }
     }
 
     pub fn session(&self) -> &Session {
@@ -209,6 +210,7 @@ impl Drop for World {
         if let Some(mut server) = self.server.take() {
             server.stop();
         }
+        let _ = std::fs::remove_dir_all(&self.moto_dir);
     }
 }
 

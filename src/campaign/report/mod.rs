@@ -67,6 +67,8 @@ pub struct Summary {
     pub finished_at: String,
     pub exit_code: i32,
     pub interrupted: bool,
+    /// Why the campaign stopped starting cases before its end (harness broken).
+    pub stopped_early: Option<String>,
     pub cases: CaseCounts,
     pub findings: FindingCounts,
     pub undecided: UndecidedCounts,
@@ -178,6 +180,7 @@ impl Summary {
             finished_at,
             exit_code: exit_code(result),
             interrupted: result.interrupted,
+            stopped_early: result.stopped_early.clone(),
             cases: case_counts(result),
             findings: finding_counts(records, &run.fail_on),
             undecided: undecided_counts(records),

@@ -31,6 +31,9 @@ pub fn closing_table(summary: &Summary, result: &CampaignResult) -> String {
         c.out_of_time,
         summary.durations.total_ms as f64 / 1000.0
     );
+    if let Some(why) = &summary.stopped_early {
+        let _ = writeln!(out, "STOPPED EARLY: {why}");
+    }
     out.push_str(&findings_table(result));
     let phases: Vec<String> = summary.kill_phases.iter().map(|(p, n)| format!("{p} {n}")).collect();
     let _ = writeln!(out, "kill phases: {}", phases.join(", "));
