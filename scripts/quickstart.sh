@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on a fresh machine: prepares it, builds the workspace, checks the
 # environment, then runs the tester against the embedded default (the reference tool,
-# a local moto S3 server, loop-file btrfs under run/). Tears everything down at the end,
+# a local moto S3 server, loop-file btrfs under run/): the fixed scenarios, then the PR
+# campaign of generated cases with faults. Tears everything down at the end,
 # also on failure or Ctrl-C.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -13,3 +14,4 @@ config="${B2S3_CONFIG:-$repo/config/reference.toml}"
 trap '"$harness" --config "$config" teardown >/dev/null || true' EXIT
 "$harness" --config "$config" doctor
 "$harness" --config "$config" scenario all
+"$harness" --config "$config" fuzz --profile pr
