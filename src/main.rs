@@ -114,6 +114,9 @@ enum Command {
         /// Shrink time budget per finding (overrides the profile's): seconds, or 2m.
         #[arg(long, value_parser = commands::fuzz::parse_duration)]
         shrink_time: Option<std::time::Duration>,
+        /// Do not run the correct tool (then the self-check cannot pass: exit 1).
+        #[arg(long)]
+        skip_correct: bool,
     },
     /// Re-run a bug folder's shrunk plan (exit 1 if its finding reproduces, 0 if not), or a generated case.
     Replay {
@@ -244,9 +247,9 @@ fn dispatch(cli: Cli) -> Result<i32, CommandError> {
             let args = commands::fuzz::FuzzArgs { profile, seed, cases, time_budget, workers, shard, regressions, no_regressions };
             commands::fuzz::fuzz(&config, &args)
         }
-        Command::Selfcheck { profile, variants, seeds, cases, time_budget, workers, shrink_time } => {
+        Command::Selfcheck { profile, variants, seeds, cases, time_budget, workers, shrink_time, skip_correct } => {
             let workers = workers.map(|w| w as usize);
-            let args = commands::selfcheck::SelfcheckArgs { profile, variants, seeds, cases, time_budget, workers, shrink_time };
+            let args = commands::selfcheck::SelfcheckArgs { profile, variants, seeds, cases, time_budget, workers, shrink_time, skip_correct };
             commands::selfcheck::selfcheck(&config, &args)
         }
         Command::Replay { bug_dir, seed, case, profile, keep } => {

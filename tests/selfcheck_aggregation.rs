@@ -96,6 +96,8 @@ fn a_missed_variant_or_a_false_alarm_fails_the_selfcheck_with_exit_1() {
     let alarm = hunt(&FakeRunner::new(lock_bug), &spec(9, 1, false));
     let check = Selfcheck::new(machine(), "pr", vec![1], alarm, vec![found_after("no-lock", 12.0)]);
     assert_eq!((check.false_alarms, check.exit_code()), (4, 1));
+    let skipped = Selfcheck::new(machine(), "pr", vec![1], clean(0), vec![found_after("no-lock", 12.0)]);
+    assert_eq!(skipped.exit_code(), 1, "a correct tool that ran no case proves nothing");
 }
 
 #[test]

@@ -37,6 +37,8 @@ pub struct SelfcheckArgs {
     pub workers: Option<usize>,
     /// Overrides the profile's shrink time budget.
     pub shrink_time: Option<Duration>,
+    /// Skip the correct tool's hunt (its row shows 0 cases and the self-check fails).
+    pub skip_correct: bool,
 }
 
 pub fn selfcheck(config_path: &Path, args: &SelfcheckArgs) -> Result<i32, CommandError> {
@@ -67,7 +69,7 @@ pub fn selfcheck(config_path: &Path, args: &SelfcheckArgs) -> Result<i32, Comman
     );
     let machine = Machine::detect();
     let run = RunSession::open(config.clone())?;
-    let hunts = run_hunts(&run, &profile, &seeds, &variants);
+    let hunts = run_hunts(&run, &profile, &seeds, &variants, args.skip_correct);
     let mut code = exit::OK;
     if let Err(problem) = run.close() {
         eprintln!("b2s3-harness: {problem}");
@@ -79,11 +81,15 @@ pub fn selfcheck(config_path: &Path, args: &SelfcheckArgs) -> Result<i32, Comman
 }
 
 /// The correct tool's hunt, then each variant's, with the variable set for each.
-fn run_hunts(run: &RunSession, profile: &CampaignProfile, seeds: &[u64], variants: &[String]) -> Result<(Hunt, Vec<VariantRow>), CommandError> {
+fn run_hunts(run: &RunSession, profile: &CampaignProfile, seeds: &[u64], variants: &[String], skip_correct: bool) -> Result<(Hunt, Vec<VariantRow>), CommandError> {
     let engine = Engine::new(&run.session).map_err(|e| CommandError::harness("starting the engine", e))?;
     let saved = std::env::var_os(BUG_VAR);
     let spec = |stop_at_first| HuntSpec { profile: profile.clone(), seeds: seeds.to_vec(), stop_at_first };
-    let correct = hunt_one(&engine, None, &spec(false));
+    let mut correct_spec = spec(false);
+    if skip_correct {
+        correct_spec.profile.cases = 0;
+    }
+    let correct = hunt_one(&engine, None, &correct_spec);
     let mut rows = Vec::new();
     for variant in variants {
         if signals::interrupted() {

@@ -65,7 +65,8 @@ pub struct Selfcheck {
     /// Median over the found variants of the wall time to the first finding.
     pub median_secs_to_find: Option<f64>,
     pub false_alarms: usize,
-    /// Zero findings (and no harness error) on the correct tool, every variant found.
+    /// The correct tool ran cases with zero findings and no harness error, and every
+    /// variant was found.
     pub passed: bool,
 }
 
@@ -74,7 +75,7 @@ impl Selfcheck {
         let found = variants.iter().filter(|v| v.found).count();
         let times: Vec<f64> = variants.iter().filter_map(|v| v.hunt.found.as_ref().map(|f| f.secs_until)).collect();
         let false_alarms = correct.failures.len();
-        let passed = false_alarms == 0 && correct.harness_errors.is_empty() && !correct.interrupted && found == variants.len();
+        let passed = correct.cases > 0 && false_alarms == 0 && correct.harness_errors.is_empty() && !correct.interrupted && found == variants.len();
         Selfcheck { machine, profile: profile.to_string(), seeds, correct, variants, found, median_secs_to_find: median(times), false_alarms, passed }
     }
 
