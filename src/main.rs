@@ -91,6 +91,33 @@ enum Command {
         #[arg(long)]
         no_regressions: bool,
     },
+    /// Score the tester: a profile against the correct tool and each bug variant (exit 0 no false alarm and all found, 1 otherwise).
+    Selfcheck {
+        /// Campaign profile: pr, nightly, or a [profile.<name>] table.
+        #[arg(long, default_value = "pr")]
+        profile: String,
+        /// Bug variants to hunt (default: the tool's `--list-bugs`).
+        #[arg(long, value_delimiter = ',')]
+        variants: Option<Vec<String>>,
+        /// Campaign seeds, case i runs seed i % n (default: the fixed list 1,2,3).
+        #[arg(long, value_delimiter = ',')]
+        seeds: Option<Vec<u64>>,
+        /// Cases per tool (overrides the profile's `cases`).
+        #[arg(long)]
+        cases: Option<u64>,
+        /// No new case starts after this, per tool: seconds, or 15m, 2h.
+        #[arg(long, value_parser = commands::fuzz::parse_duration)]
+        time_budget: Option<std::time::Duration>,
+        /// Cases run in parallel.
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=64))]
+        workers: Option<u64>,
+        /// Shrink time budget per finding (overrides the profile's): seconds, or 2m.
+        #[arg(long, value_parser = commands::fuzz::parse_duration)]
+        shrink_time: Option<std::time::Duration>,
+        /// Do not run the correct tool (then the self-check cannot pass: exit 1).
+        #[arg(long)]
+        skip_correct: bool,
+    },
     /// Re-run a bug folder's shrunk plan (exit 1 if its finding reproduces, 0 if not), or a generated case.
     Replay {
         /// A bug folder (`<run_dir>/bugs/<seed>-<case>-<property>`).
@@ -219,6 +246,11 @@ fn dispatch(cli: Cli) -> Result<i32, CommandError> {
             let workers = workers.map(|w| w as usize);
             let args = commands::fuzz::FuzzArgs { profile, seed, cases, time_budget, workers, shard, regressions, no_regressions };
             commands::fuzz::fuzz(&config, &args)
+        }
+        Command::Selfcheck { profile, variants, seeds, cases, time_budget, workers, shrink_time, skip_correct } => {
+            let workers = workers.map(|w| w as usize);
+            let args = commands::selfcheck::SelfcheckArgs { profile, variants, seeds, cases, time_budget, workers, shrink_time, skip_correct };
+            commands::selfcheck::selfcheck(&config, &args)
         }
         Command::Replay { bug_dir, seed, case, profile, keep } => {
             commands::replay::replay(&config, &commands::replay::ReplayArgs { bug_dir, seed, case, profile, keep })

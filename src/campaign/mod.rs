@@ -25,6 +25,7 @@ pub mod regressions;
 pub mod report;
 pub mod run;
 pub mod runner;
+pub mod selfcheck;
 pub mod shard;
 pub mod shrink;
 pub mod testkit;

@@ -16,6 +16,7 @@ pub mod ownership;
 pub mod run;
 pub mod scenario;
 pub mod seed;
+pub mod selfcheck;
 pub mod verify;
 
 use std::path::Path;
