@@ -15,36 +15,12 @@
 
 use std::io::{self, Write};
 
-use super::plan::{Content, Pattern};
+use b2s3_content::fill_random;
 
-const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
+use super::plan::{Content, Pattern};
 
 /// Size of the buffers used to stream content.
 pub const BUF_LEN: usize = 64 * 1024;
-
-fn mix(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-fn word(seed: u64, index: u64) -> [u8; 8] {
-    mix(seed.wrapping_add(index.wrapping_add(1).wrapping_mul(GOLDEN))).to_le_bytes()
-}
-
-/// Fills `buf` with bytes `pos..pos + buf.len()` of the `Random { seed }` stream.
-fn fill_random(seed: u64, pos: u64, buf: &mut [u8]) {
-    let mut done = 0usize;
-    let mut p = pos;
-    while done < buf.len() {
-        let w = word(seed, p / 8);
-        let skip = (p % 8) as usize;
-        let n = (8 - skip).min(buf.len() - done);
-        buf[done..done + n].copy_from_slice(&w[skip..skip + n]);
-        done += n;
-        p += n as u64;
-    }
-}
 
 /// Fills `buf` with bytes `pos..pos + buf.len()` of the pattern's stream.
 pub fn fill(pattern: &Pattern, pos: u64, buf: &mut [u8]) {
