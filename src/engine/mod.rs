@@ -8,8 +8,10 @@
 //!
 //! The [`executor`] is the half that does: [`Engine::run_case`] runs one plan against the
 //! fixture, the tool and S3, keeps the model in step, fills a [`history::History`] and
-//! calls the oracle and the judging half at every observation point.
+//! calls the oracle and the judging half at every observation point. [`corrupt`] is the
+//! pure part of a store fault: altering a send stream so only its hash tells.
 
+pub mod corrupt;
 pub mod delta;
 pub mod executor;
 pub mod expect;

@@ -206,12 +206,23 @@ impl Builder<'_> {
     }
 
     fn restore(&self, r: &AbsRestore) -> Option<Step> {
-        let kill = r.kill.map(|(on_event, n)| match on_event {
-            true => {
+        let kill = r.kill.map(|(kind, n)| match kind % 3 {
+            0 => KillPoint::AfterDelay { ms: u64::from(n % 2000) },
+            1 => {
                 KillPoint::OnEvent { event: RESTORE_KILL_EVENTS[n as usize % 2].into(), nth: 1 }
             }
-            false => KillPoint::AfterDelay { ms: u64::from(n % 2000) },
+            _ => KillPoint::OnRequest {
+                at: RequestPoint { object: ObjectClass::Chunk, nth: 1 + n % 4 },
+                before: true,
+            },
         });
+        // A corrupted chunk and a kill are not combined: the kill could hide the failure.
+        let fault = match (&kill, r.corrupt, r.existing) {
+            (None, Some((from_end, pick)), false) => {
+                Some(RestoreFault::CorruptChunk { from_end: u32::from(from_end), pick })
+            }
+            _ => None,
+        };
         Some(Step::Restore(RestoreStep {
             subvolume: self.restored(r.subvol)?,
             source: r.back.map_or(RestoreSource::Current, |back| RestoreSource::Manifest {
@@ -220,8 +231,9 @@ impl Builder<'_> {
             verify: r.verify,
             wait: r.wait,
             existing_target: r.existing,
-            retry: kill.is_some() && r.retry,
+            retry: (kill.is_some() && r.retry) || fault.is_some(),
             kill,
+            fault,
         }))
     }
 
@@ -234,6 +246,7 @@ impl Builder<'_> {
                 wait: None,
                 existing_target: false,
                 kill: None,
+                fault: None,
                 retry: false,
             }));
         }

@@ -191,9 +191,26 @@ pub struct RestoreStep {
     pub existing_target: bool,
     #[serde(default)]
     pub kill: Option<KillPoint>,
+    /// A fault of the store seen by the first attempt only (a retry sees the store as
+    /// it is).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault: Option<RestoreFault>,
     /// After a failed or killed attempt, run the same command again (P11).
     #[serde(default)]
     pub retry: bool,
+}
+
+/// A fault of the store during a restore.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "fault", rename_all = "snake_case")]
+pub enum RestoreFault {
+    /// Serve one chunk of the chain with altered bytes (through the fault proxy): one
+    /// byte of file data in a `btrfs send` write command of the `from_end`-th manifest
+    /// of the chain (0 = the newest; clamped to the oldest) is changed and the command's
+    /// CRC recomputed, so `btrfs receive` would accept the stream and only the
+    /// manifest's SHA-256 tells. `pick` chooses the write command and the byte. The
+    /// restore must fail (CONTRACT.md 12: `hash mismatch for <key>`).
+    CorruptChunk { from_end: u32, pick: u64 },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -102,6 +102,9 @@ pub struct GenProfile {
     pub restore_kill_rate: f64,
     /// Chance that a killed restore is retried. PR: 0.7.
     pub restore_retry_rate: f64,
+    /// Chance that a restore's first attempt is served a corrupted chunk (always
+    /// retried). PR: 0.25.
+    pub restore_corrupt_rate: f64,
     /// File size classes.
     pub sizes: SizeWeights,
     /// Content patterns.

@@ -176,6 +176,12 @@ fn restore_line(r: &RestoreStep) -> String {
     if let Some(k) = &r.kill {
         let _ = write!(s, ", kill {}", kill(k));
     }
+    if let Some(RestoreFault::CorruptChunk { from_end, pick }) = &r.fault {
+        let _ = write!(
+            s,
+            ", serving a chunk of the manifest {from_end} back from the newest corrupted (pick {pick})"
+        );
+    }
     if r.retry {
         s.push_str(", then retry");
     }

@@ -116,8 +116,9 @@ pub fn simplify_fault(plan: &Plan, step: usize) -> Option<Plan> {
     let mut p = plan.clone();
     match p.steps.get_mut(step)? {
         Step::Backup(b) => b.fault = Some(simpler_fault(b.fault.as_ref()?)).flatten(),
-        Step::Restore(r) if r.kill.is_some() => {
+        Step::Restore(r) if r.kill.is_some() || r.fault.is_some() => {
             r.kill = None;
+            r.fault = None;
             r.retry = false;
         }
         _ => return None,

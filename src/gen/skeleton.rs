@@ -147,9 +147,11 @@ pub(crate) struct AbsRestore {
     pub verify: VerifyMode,
     pub wait: Option<bool>,
     pub existing: bool,
-    /// `(on_event, number)`.
-    pub kill: Option<(bool, u32)>,
+    /// `(kind, number)`: kind % 3 is a delay, a log event or a chunk GET.
+    pub kill: Option<(u8, u32)>,
     pub retry: bool,
+    /// `(from_end, pick)` of a corrupted chunk.
+    pub corrupt: Option<(u8, u64)>,
 }
 
 #[derive(Debug, Clone)]
@@ -372,7 +374,8 @@ fn backup_strategy(p: &GenProfile) -> BoxedStrategy<AbsBackup> {
 fn restore_strategy(p: &GenProfile) -> BoxedStrategy<AbsRestore> {
     let back = maybe(p.restore_back_rate, 0u8..4);
     let wait = maybe(p.restore_wait_override_rate, any::<bool>());
-    let kill = maybe(p.restore_kill_rate, (any::<bool>(), any::<u32>()));
+    let kill = maybe(p.restore_kill_rate, (any::<u8>(), any::<u32>()));
+    let corrupt = maybe(p.restore_corrupt_rate, (0u8..3, any::<u64>()));
     (
         any::<u8>(),
         back,
@@ -381,8 +384,9 @@ fn restore_strategy(p: &GenProfile) -> BoxedStrategy<AbsRestore> {
         rate(p.restore_existing_target_rate),
         kill,
         rate(p.restore_retry_rate),
+        corrupt,
     )
-        .prop_map(|(subvol, back, verify, wait, existing, kill, retry)| AbsRestore {
+        .prop_map(|(subvol, back, verify, wait, existing, kill, retry, corrupt)| AbsRestore {
             subvol,
             back,
             verify,
@@ -390,6 +394,7 @@ fn restore_strategy(p: &GenProfile) -> BoxedStrategy<AbsRestore> {
             existing,
             kill,
             retry,
+            corrupt,
         })
         .boxed()
 }

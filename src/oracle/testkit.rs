@@ -14,17 +14,7 @@ use super::pyjson::python_pretty;
 use super::store::StoreExpect;
 use crate::s3::view::MemStore;
 
-/// CRC-32C as btrfs send computes it (seed 0, no final inversion).
-pub fn btrfs_crc32c(bytes: &[u8]) -> u32 {
-    let mut crc: u32 = 0;
-    for byte in bytes {
-        crc ^= u32::from(*byte);
-        for _ in 0..8 {
-            crc = (crc >> 1) ^ if crc & 1 == 1 { 0x82F6_3B78 } else { 0 };
-        }
-    }
-    crc
-}
+pub use crate::engine::corrupt::btrfs_crc32c;
 
 const CMD_SUBVOL: u16 = 1;
 const CMD_SNAPSHOT: u16 = 2;

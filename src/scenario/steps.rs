@@ -71,6 +71,7 @@ pub fn restore(subvolume: &str, verify: VerifyMode) -> RestoreStep {
         wait: None,
         existing_target: false,
         kill: None,
+        fault: None,
         retry: false,
     }
 }

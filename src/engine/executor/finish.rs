@@ -31,6 +31,7 @@ pub(super) fn finish(case: &mut CaseRun) -> Flow {
             wait: archived.then_some(true),
             existing_target: false,
             kill: None,
+            fault: None,
             retry: false,
         };
         let mut rec = StepRecord::new(index, Step::Restore(r.clone()));

@@ -34,6 +34,7 @@ mod observe;
 mod options;
 mod report;
 mod restore;
+mod restore_fault;
 mod verdicts;
 
 pub use engine::{Engine, EngineError};

@@ -13,6 +13,7 @@
 use std::path::{Path, PathBuf};
 
 use super::case::CaseRun;
+use super::restore_fault;
 use super::faults::{disarm, kill_plan};
 use super::invoke::{Launch, Ran};
 use super::{Abort, Flow};
@@ -25,10 +26,11 @@ use crate::engine::judge::restore::{
 use crate::engine::judge::{finding, RestoreDiff, Verdict};
 use crate::fixture::scan::scan;
 use crate::fixture::tree::Tree;
-use crate::gen::plan::{RestoreSource, RestoreStep};
+use crate::gen::plan::{RestoreFault, RestoreSource, RestoreStep};
 use crate::model::mask_unpredicted;
 use crate::oracle::diff::diff;
 use crate::oracle::finding::{Finding, Property};
+use crate::s3::proxy::RuleHandle;
 use crate::s3::view::StoreView;
 use crate::tool::{RestoreArgs, ToolArgs};
 
@@ -95,7 +97,11 @@ pub(super) fn restore_into(
 ) -> Flow {
     let (ctx, args) = prepare(case, rec, r, dir)?;
     case.observe(rec, ObservedAt::BeforeStep)?;
-    let first = attempt(case, rec, &ctx, Role::Restore, &args, r)?;
+    let corruption = match &r.fault {
+        Some(fault) => arm_fault(case, rec, &ctx, &args, fault),
+        None => None,
+    };
+    let first = attempt(case, rec, &ctx, Role::Restore, &args, r, corruption)?;
     if !r.retry || succeeded(&first.record) {
         return Ok(());
     }
@@ -104,7 +110,7 @@ pub(super) fn restore_into(
         existing: completed.clone().or(ctx.existing.clone()),
         ..ctx.clone()
     };
-    let retry = attempt(case, rec, &retry_ctx, Role::Retry, &args, r)?;
+    let retry = attempt(case, rec, &retry_ctx, Role::Retry, &args, r, None)?;
     let nothing_published = matches!(ctx.expected, Expected::Unpublished);
     let archived_unreadable = ctx.archived && !ctx.wait && ctx.readable == Readable::No;
     let cause = match completed {
@@ -192,7 +198,29 @@ fn succeeded(inv: &Invocation) -> bool {
     inv.exit_code() == Some(0)
 }
 
-/// One attempt: run (killed as planned on the first attempt), observe, judge.
+/// Arms the restore fault when the model knows what the restore must give and the
+/// chunks can be read (not archived); the rules to disarm after the first attempt.
+fn arm_fault(
+    case: &CaseRun,
+    rec: &mut StepRecord,
+    ctx: &Ctx,
+    args: &ToolArgs,
+    fault: &RestoreFault,
+) -> Option<Vec<RuleHandle>> {
+    if !matches!(ctx.expected, Expected::Tree { .. }) || ctx.existing.is_some() || ctx.archived {
+        rec.notes.push(
+            "restore fault skipped (the restore runs clean): nothing known to restore, an existing target or archived chunks".into(),
+        );
+        return None;
+    }
+    let ToolArgs::Restore(a) = args else {
+        return None;
+    };
+    restore_fault::arm(case, rec, &ctx.subvolume, a.manifest_key.as_deref(), fault)
+}
+
+/// One attempt: run (killed as planned on the first attempt; served the armed
+/// corruption, whose rules are disarmed before anything else), observe, judge.
 fn attempt(
     case: &mut CaseRun,
     rec: &mut StepRecord,
@@ -200,6 +228,7 @@ fn attempt(
     role: Role,
     args: &ToolArgs,
     r: &RestoreStep,
+    corruption: Option<Vec<RuleHandle>>,
 ) -> Flow<Ran> {
     let mut launch = Launch::new(role, args.clone());
     let mut rule = None;
@@ -213,6 +242,14 @@ fn attempt(
     }
     let ran = case.invoker.run(rec.index, launch);
     disarm(case.engine, rule);
+    let corrupted = corruption.is_some();
+    for handle in corruption.into_iter().flatten() {
+        if let Some(status) = disarm(case.engine, Some(handle)) {
+            if status.fired == 0 {
+                rec.notes.push("restore fault: the corrupted chunk was never read".into());
+            }
+        }
+    }
     let ran = ran?;
     let index = case.record_invocation(rec, &ran);
     case.stop_if_cut_short(&ran)?;
@@ -222,10 +259,40 @@ fn attempt(
             "restore killed as planned at {} ms",
             ran.record.kill.as_ref().map_or(0, |k| k.at_ms)
         ));
+    } else if corrupted {
+        judge_corrupted(case, rec, ctx, &ran.record)?;
     } else {
         judge_attempt(case, rec, ctx, &ran.record, role)?;
     }
     Ok(ran)
+}
+
+/// An attempt that was served a corrupted chunk must fail (CONTRACT.md 12); what it
+/// leaves is judged by the retry (P11). One that succeeds did not check the chunk's
+/// SHA-256: its tree is judged as usual, where the changed byte shows (P1).
+fn judge_corrupted(
+    case: &mut CaseRun,
+    rec: &mut StepRecord,
+    ctx: &Ctx,
+    inv: &Invocation,
+) -> Flow {
+    if succeeded(inv) {
+        rec.notes.push(
+            "the restore succeeded although a chunk it read did not match its manifest's SHA-256 \
+             (CONTRACT.md 12: `hash mismatch for <key>`); judging the restored tree"
+                .into(),
+        );
+        return judge_attempt(case, rec, ctx, inv, Role::Restore);
+    }
+    let left = match std::fs::symlink_metadata(&ctx.target) {
+        Ok(_) => "and left something at its target",
+        Err(_) => "and left nothing at its target",
+    };
+    rec.notes.push(format!(
+        "the restore served a corrupted chunk failed, as it must ({}), {left}",
+        inv.describe_end()
+    ));
+    Ok(())
 }
 
 /// The `--manifest-key` to pass (none: through `current.json`) and what must come out.

@@ -54,6 +54,7 @@ impl GenProfile {
             restore_existing_target_rate: 0.05,
             restore_kill_rate: 0.05,
             restore_retry_rate: 0.7,
+            restore_corrupt_rate: 0.25,
             sizes: SizeWeights::default(),
             patterns: PatternWeights::default(),
             initial: InitialWeights::default(),
@@ -195,6 +196,7 @@ impl GenProfile {
             ("restore_existing_target_rate", self.restore_existing_target_rate),
             ("restore_kill_rate", self.restore_kill_rate),
             ("restore_retry_rate", self.restore_retry_rate),
+            ("restore_corrupt_rate", self.restore_corrupt_rate),
         ];
         match rates.iter().find(|(_, r)| !(0.0..=1.0).contains(r)) {
             Some((key, r)) => Err(ProfileError::Invalid {

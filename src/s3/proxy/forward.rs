@@ -49,6 +49,10 @@ pub(crate) async fn handle(
         }
         Decision::Fail(_, _, status) => fail(&shared, &info, request, status).await,
         Decision::Hold(rule, _) => hold(&shared, &info, request, rule).await,
+        Decision::Replace(rule, fired, body) => {
+            let response = forward_streaming(&shared, &info, request, None).await;
+            replace_body(response, &rule, fired, body).await
+        }
     };
     Ok(response)
 }
@@ -166,6 +170,54 @@ fn notify_when_sent(
         }
         .boxed_unsync()
     })
+}
+
+/// Swaps the body of a 200 (or 206: its range) answer for `body`, with the length
+/// fitted and any checksum header dropped; other answers pass unchanged. Records the
+/// firing with the status the client gets.
+async fn replace_body(
+    response: Response<ProxyBody>,
+    rule: &ArmedRule,
+    fired: Fired,
+    body: Bytes,
+) -> Response<ProxyBody> {
+    let status = response.status().as_u16();
+    let range = match status {
+        200 => Some((0, body.len())),
+        206 => content_range(&response).filter(|(_, end)| *end <= body.len()),
+        _ => None,
+    };
+    let Some((start, end)) = range else {
+        return response;
+    };
+    let (mut parts, original) = response.into_parts();
+    // Read the object's own bytes to the end, so the upstream connection stays usable.
+    let _ = original.collect().await;
+    let checksums: Vec<_> = parts
+        .headers
+        .keys()
+        .filter(|name| name.as_str().starts_with("x-amz-checksum-") || *name == "content-md5")
+        .cloned()
+        .collect();
+    for name in checksums {
+        parts.headers.remove(name);
+    }
+    let piece = body.slice(start..end);
+    parts.headers.insert(header::CONTENT_LENGTH, piece.len().into());
+    parts.headers.remove(header::TRANSFER_ENCODING);
+    rule.record_fired(Fired {
+        status: Some(status),
+        ..fired
+    });
+    let body = Full::new(piece).map_err(|never| match never {}).boxed_unsync();
+    Response::from_parts(parts, body)
+}
+
+/// `Content-Range: bytes <first>-<last>/<total>` as the half-open `(first, last + 1)`.
+fn content_range<B>(response: &Response<B>) -> Option<(usize, usize)> {
+    let text = response.headers().get(header::CONTENT_RANGE)?.to_str().ok()?;
+    let (first, last) = text.strip_prefix("bytes ")?.split('/').next()?.split_once('-')?;
+    Some((first.trim().parse().ok()?, last.trim().parse::<usize>().ok()? + 1))
 }
 
 /// An error and its sources, `: `-separated.

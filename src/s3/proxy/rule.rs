@@ -7,6 +7,7 @@ use std::fmt;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use regex::Regex;
 use tokio::sync::watch;
 
@@ -72,7 +73,7 @@ fn compile(pattern: &str) -> Result<Regex, ProxyError> {
 }
 
 /// What a rule does to the request it fires on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     /// Do not forward; notify, then keep the request pending until the client
     /// disconnects (the harness kills the tool) or the rule is released, in which case
@@ -86,6 +87,11 @@ pub enum Action {
     /// every matching request from the n-th on (defeats the client's retries); otherwise
     /// only the n-th.
     Fail { status: u16, persistent: bool },
+    /// Forward every matching request from the n-th on, and answer a successful GET
+    /// with `body` (the whole object; a ranged answer gets its range of it) instead of
+    /// the object's bytes. Length and checksum headers are made to fit `body`: a store
+    /// that serves wrong bytes, which only a hash the client kept itself can tell.
+    Replace { body: Bytes },
 }
 
 /// Called (on a proxy thread) every time a rule fires. Keep it short and non-blocking.
@@ -145,6 +151,11 @@ impl Rule {
         )
     }
 
+    /// Serve `body` for every matching GET from the `nth` on (see [`Action::Replace`]).
+    pub fn replace_from(matcher: Matcher, nth: u32, body: Bytes) -> Rule {
+        Rule::new(matcher, nth, Action::Replace { body })
+    }
+
     /// Hold the `nth` matching request (see [`Action::Hold`]).
     pub fn hold(matcher: Matcher, nth: u32) -> Rule {
         Rule::new(matcher, nth, Action::Hold)
@@ -166,7 +177,8 @@ impl Rule {
         match self.action {
             Action::Fail {
                 persistent: true, ..
-            } => occurrence >= self.nth,
+            }
+            | Action::Replace { .. } => occurrence >= self.nth,
             _ => occurrence == self.nth,
         }
     }
@@ -315,6 +327,8 @@ pub(crate) enum Decision {
     Hold(Arc<ArmedRule>, Fired),
     NotifyAfterResponse(Arc<ArmedRule>, Fired),
     Fail(Arc<ArmedRule>, Fired, u16),
+    /// Forward, then swap the body (the firing is recorded by the caller).
+    Replace(Arc<ArmedRule>, Fired, Bytes),
 }
 
 /// The armed rules, in arming order.
@@ -379,10 +393,11 @@ impl RuleSet {
                 occurrence,
                 status: None,
             };
-            decision = match armed.rule.action {
+            decision = match &armed.rule.action {
                 Action::Hold => Decision::Hold(armed.clone(), fired),
                 Action::HoldAfterResponse => Decision::NotifyAfterResponse(armed.clone(), fired),
-                Action::Fail { status, .. } => Decision::Fail(armed.clone(), fired, status),
+                Action::Fail { status, .. } => Decision::Fail(armed.clone(), fired, *status),
+                Action::Replace { body } => Decision::Replace(armed.clone(), fired, body.clone()),
             };
         }
         match &decision {
