@@ -154,6 +154,26 @@ fn an_incremental_chained_to_the_full_instead_of_its_parent_is_p6() {
 }
 
 #[test]
+fn a_restore_that_does_not_check_chunk_hashes_restores_a_corrupted_chunk_and_that_is_p1() {
+    let mut p = full_then_incremental("restore skip hash");
+    p.steps.push(corrupt_restore("data", 0, VerifyMode::None));
+    let report = against("restore-skip-hash", &p);
+    assert_found(&report, Property::RoundTrip);
+    let first = report.failing().next().unwrap();
+    assert_eq!(first.step, Some(3), "found at the corrupted restore: {first}");
+}
+
+#[test]
+fn a_restore_that_fails_mid_chain_and_leaves_a_partial_target_fails_its_retry_p11() {
+    // The incremental's chunk is corrupted: the full is already at the target when the
+    // restore fails, and the retry finds it there.
+    let mut p = full_then_incremental("restore leave partial");
+    p.steps.push(corrupt_restore("data", 0, VerifyMode::Full));
+    let report = against("restore-leave-partial", &p);
+    assert_found(&report, Property::RetryAfterFailure);
+}
+
+#[test]
 fn an_archived_restore_that_does_not_wait_although_asked_to_is_p12() {
     let mut p = plan(
         "archive no wait",
@@ -168,6 +188,7 @@ fn an_archived_restore_that_does_not_wait_although_asked_to_is_p12() {
         wait: Some(true),
         existing_target: false,
         kill: None,
+        fault: None,
         retry: false,
     }));
     assert_found(&against("archive-no-wait", &p), Property::Archive);

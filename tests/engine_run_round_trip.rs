@@ -5,8 +5,45 @@
 mod engine_run_support;
 
 use b2s3_harness::engine::history::Role;
-use b2s3_harness::gen::plan::RestoreSource;
+use b2s3_harness::gen::plan::{RestoreSource, VerifyMode};
 use engine_run_support::*;
+
+#[test]
+fn a_restore_served_a_corrupted_chunk_fails_cleanly_and_its_retry_restores_the_model() {
+    let world = World::new("corrupt");
+    let engine = world.engine();
+    let plan = plan(
+        "corrupted chunk",
+        vec![subvolume("data")],
+        vec![
+            backup(false, None),
+            mutate("data", 7),
+            backup(true, None),
+            corrupt_restore("data", 0, VerifyMode::Full),
+            corrupt_restore("data", 1, VerifyMode::None),
+        ],
+    );
+    let report = run(&engine, &plan);
+    eprintln!("{}", report.render());
+    assert_clean(&report);
+    for index in [3, 4] {
+        let rec = step(&report, index);
+        assert_eq!(roles(rec), vec![Role::Restore, Role::Retry], "step {index}");
+        let first = &rec.invocations[0];
+        assert_eq!(first.exit_code(), Some(1), "step {index}: the corrupted attempt fails");
+        let failed = first.events_named("restore_failed").next().expect("restore_failed");
+        assert!(
+            failed.field("error").is_some_and(|e| e.contains("hash mismatch for")),
+            "step {index}: {failed:?}"
+        );
+        assert_eq!(rec.invocations[1].exit_code(), Some(0), "step {index}: the retry succeeds");
+        assert!(
+            rec.notes.iter().any(|n| n.starts_with("restore fault: the first attempt is served")),
+            "step {index}: {:?}",
+            rec.notes
+        );
+    }
+}
 
 #[test]
 fn a_full_an_incremental_and_restores_of_both_manifests_give_no_finding_on_the_correct_tool() {

@@ -139,6 +139,37 @@ fn a_fail_500_rule_on_the_second_matching_put_fails_exactly_that_request() {
 }
 
 #[test]
+fn a_replace_rule_serves_other_bytes_for_whole_and_ranged_gets_until_disarmed() {
+    let (local, proxy, via) = with_proxy();
+    let key = "r/subvol/d/full/chunk-x-0.bin";
+    let original: Vec<u8> = (0..1000u32).map(|i| (i % 251) as u8).collect();
+    put(&via, key, &original).unwrap();
+    let mut altered = original.clone();
+    altered[500] ^= 0xFF;
+    let matcher = Matcher::new(&["GET"], &format!("^{}$", regex::escape(key))).unwrap();
+    let rule = proxy.arm(Rule::replace_from(matcher, 1, altered.clone().into()));
+    assert_eq!(via.get(key).unwrap(), altered, "whole GET through the proxy");
+    assert_eq!(local.client.get(key).unwrap(), original, "the store is untouched");
+    let ranged = via.block_on(async {
+        let out = via
+            .sdk()
+            .get_object()
+            .bucket(BUCKET)
+            .key(key)
+            .range("bytes=495-504")
+            .send()
+            .await
+            .unwrap();
+        out.body.collect().await.unwrap().into_bytes().to_vec()
+    });
+    assert_eq!(ranged, altered[495..505].to_vec(), "ranged GET gets its range of the body");
+    assert_eq!(via.get(key).unwrap(), altered, "every GET from the n-th on");
+    let status = proxy.disarm(&rule);
+    assert_eq!((status.matched, status.fired), (3, 3));
+    assert_eq!(via.get(key).unwrap(), original, "after disarming");
+}
+
+#[test]
 fn a_persistent_503_rule_defeats_the_clients_retries() {
     let (local, proxy, via) = with_proxy();
     let rule = proxy.arm(Rule::fail_from(

@@ -294,7 +294,23 @@ pub fn restore(subvolume: &str, source: RestoreSource) -> Step {
         wait: None,
         existing_target: false,
         kill: None,
+        fault: None,
         retry: false,
+    })
+}
+
+/// A restore of `current.json` whose first attempt is served a corrupted chunk of the
+/// `from_end`-th manifest of the chain, then retried.
+pub fn corrupt_restore(subvolume: &str, from_end: u32, verify: VerifyMode) -> Step {
+    Step::Restore(RestoreStep {
+        subvolume: subvolume.into(),
+        source: RestoreSource::Current,
+        verify,
+        wait: None,
+        existing_target: false,
+        kill: None,
+        fault: Some(RestoreFault::CorruptChunk { from_end, pick: 11 }),
+        retry: true,
     })
 }
 
