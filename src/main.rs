@@ -48,18 +48,8 @@ enum Command {
         /// A plan file (JSON).
         #[arg(long, conflicts_with_all = ["seed", "case"])]
         plan: Option<PathBuf>,
-        /// Campaign seed of a generated plan (with --case).
-        #[arg(long, requires = "case")]
-        seed: Option<u64>,
-        /// Case number of a generated plan (with --seed).
-        #[arg(long, requires = "seed")]
-        case: Option<u64>,
-        /// Generator profile: pr, nightly, or a [profile.<name>.gen] table.
-        #[arg(long, default_value = "pr")]
-        profile: String,
-        /// Keep the case area and its S3 objects for inspection.
-        #[arg(long)]
-        keep: bool,
+        #[command(flatten)]
+        generated: Generated,
         /// The case's time limit, seconds.
         #[arg(long)]
         time_limit: Option<u64>,
@@ -123,18 +113,8 @@ enum Command {
         /// A bug folder (`<run_dir>/bugs/<seed>-<case>-<property>`).
         #[arg(conflicts_with_all = ["seed", "case"], required_unless_present = "seed")]
         bug_dir: Option<PathBuf>,
-        /// Campaign seed of a generated case (with --case).
-        #[arg(long, requires = "case")]
-        seed: Option<u64>,
-        /// Case number (with --seed).
-        #[arg(long, requires = "seed")]
-        case: Option<u64>,
-        /// Campaign profile the case was generated with.
-        #[arg(long, default_value = "pr")]
-        profile: String,
-        /// Keep the case area and its S3 objects for inspection.
-        #[arg(long)]
-        keep: bool,
+        #[command(flatten)]
+        generated: Generated,
     },
     /// Print the plan of a generated case (JSON, or text with --render); runs nothing.
     Plan {
@@ -191,6 +171,23 @@ enum Command {
         #[arg(long)]
         output: Option<PathBuf>,
     },
+}
+
+/// A generated case (`--seed` with `--case`), shared by `case` and `replay`.
+#[derive(Debug, clap::Args)]
+struct Generated {
+    /// Campaign seed of a generated plan (with --case).
+    #[arg(long, requires = "case")]
+    seed: Option<u64>,
+    /// Case number of a generated plan (with --seed).
+    #[arg(long, requires = "seed")]
+    case: Option<u64>,
+    /// Generator profile the case was generated with: pr, nightly, or a [profile.<name>] table.
+    #[arg(long, default_value = "pr")]
+    profile: String,
+    /// Keep the case area and its S3 objects for inspection.
+    #[arg(long)]
+    keep: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -252,11 +249,11 @@ fn dispatch(cli: Cli) -> Result<i32, CommandError> {
             let args = commands::selfcheck::SelfcheckArgs { profile, variants, seeds, cases, time_budget, workers, shrink_time, skip_correct };
             commands::selfcheck::selfcheck(&config, &args)
         }
-        Command::Replay { bug_dir, seed, case, profile, keep } => {
+        Command::Replay { bug_dir, generated: Generated { seed, case, profile, keep } } => {
             commands::replay::replay(&config, &commands::replay::ReplayArgs { bug_dir, seed, case, profile, keep })
         }
         Command::Plan { seed, case, profile, render } => commands::plan::plan(&config, seed, case, &profile, render),
-        Command::Case { plan, seed, case, profile, keep, time_limit } => {
+        Command::Case { plan, generated: Generated { seed, case, profile, keep }, time_limit } => {
             let args = commands::case::CaseArgs { plan, seed, case, profile, keep, time_limit_secs: time_limit };
             commands::case::case(&config, &args)
         }

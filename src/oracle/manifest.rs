@@ -354,21 +354,8 @@ impl Fields {
     }
 
     fn exact_keys(&mut self, path: &str, map: &Map<String, Value>, keys: &[&str]) {
-        for key in keys.iter().filter(|k| !map.contains_key(**k)) {
-            self.push(
-                &format!("{path}/{key}"),
-                "missing field",
-                "present",
-                "absent",
-            );
-        }
-        for key in map.keys().filter(|k| !keys.contains(&k.as_str())) {
-            self.push(
-                &format!("{path}/{}", pointer_escape(key)),
-                "unexpected field",
-                "absent",
-                "present",
-            );
+        for (at, what, expected, seen) in key_deviations(path, map, keys) {
+            self.push(&at, what, expected, seen);
         }
     }
 
@@ -684,3 +671,20 @@ pub fn parse_snapshot_name(name: &str) -> Option<(&str, &str, BackupKind)> {
     let (subvolume, ts) = rest.rsplit_once("__")?;
     (!subvolume.is_empty() && is_compact_utc(ts)).then_some((subvolume, ts, kind))
 }
+/// The fields of the object at JSON pointer `path` that are missing (of `keys`) or
+/// unexpected (not in `keys`), as `(pointer, what, expected, seen)`; shared by every
+/// exact-shape check of the oracle (manifest, pointer, state file).
+pub(crate) fn key_deviations(
+    path: &str,
+    map: &Map<String, Value>,
+    keys: &[&str],
+) -> Vec<(String, &'static str, &'static str, &'static str)> {
+    let missing = keys.iter().filter(|k| !map.contains_key(**k)).map(|key| {
+        (format!("{path}/{}", pointer_escape(key)), "missing field", "present", "absent")
+    });
+    let unexpected = map.keys().filter(|k| !keys.contains(&k.as_str())).map(|key| {
+        (format!("{path}/{}", pointer_escape(key)), "unexpected field", "absent", "present")
+    });
+    missing.chain(unexpected).collect()
+}
+

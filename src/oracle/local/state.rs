@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::oracle::finding::{Finding, Property};
-use crate::oracle::manifest::{describe, is_compact_utc, parse_snapshot_name, Pointer};
+use crate::oracle::manifest::{
+    describe, is_compact_utc, key_deviations, parse_snapshot_name, Pointer,
+};
 use crate::oracle::store::layout::{parse_key, KeyRole};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,21 +112,8 @@ impl Judge<'_> {
     }
 
     fn exact_keys(&mut self, path: &str, map: &Map<String, Value>, keys: &[&str]) {
-        for key in keys.iter().filter(|k| !map.contains_key(**k)) {
-            self.push(
-                &format!("{path}/{key}"),
-                "missing field",
-                "present",
-                "absent",
-            );
-        }
-        for key in map.keys().filter(|k| !keys.contains(&k.as_str())) {
-            self.push(
-                &format!("{path}/{key}"),
-                "unexpected field",
-                "absent",
-                "present",
-            );
+        for (at, what, expected, seen) in key_deviations(path, map, keys) {
+            self.push(&at, what, expected, seen);
         }
     }
 
