@@ -129,6 +129,19 @@ fn a_stale_lock_that_is_never_taken_over_blocks_the_backup_and_that_is_p5() {
 }
 
 #[test]
+fn manifests_and_pointers_in_the_chunks_archive_class_are_p7_and_not_a_missing_publish() {
+    let mut p = plan("manifest chunk class", vec![subvolume("data")], vec![backup(false, None)]);
+    p.tool.storage_class_chunks = "DEEP_ARCHIVE".into();
+    let report = against("manifest-chunk-class", &p);
+    assert_found(&report, Property::LayoutAndMetadata);
+    assert!(
+        !failing_properties(&report).contains(&Property::Schedule),
+        "an archived pointer is not a missing publish:\n{}",
+        report.render()
+    );
+}
+
+#[test]
 fn manifests_and_pointers_without_sse_are_p7() {
     assert_found(
         &against("missing-sse", &full_then_incremental("missing sse")),

@@ -364,6 +364,10 @@ impl LockObservation {
     }
 }
 
+/// How [`StoreSummary::unreadable_pointers`] starts for a `current.json` stored in an
+/// archive class (GetObject needs a restore first): a P7 matter, not a missing publish.
+pub const ARCHIVED_POINTER: &str = "current.json is stored in the archive class";
+
 /// What the store held under the case's prefix.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoreSummary {

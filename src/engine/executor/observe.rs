@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use super::{Abort, Flow};
 use crate::engine::history::{
-    LockObservation, ManifestSummary, Observation, ObservedAt, PointerSummary, StoreSummary,
+    LockObservation, ManifestSummary, ARCHIVED_POINTER, Observation, ObservedAt, PointerSummary, StoreSummary,
 };
 use crate::engine::judge::Undecided;
 use crate::engine::names::{SnapshotName, StoreKey};
@@ -189,8 +189,11 @@ fn summarize(snap: &StoreSnapshot, prefix: &str) -> StoreSummary {
     for (key, info) in &snap.objects {
         match StoreKey::parse(prefix, key) {
             Some(StoreKey::Pointer { subvolume }) if !snap.pointers.contains_key(&subvolume) => {
-                out.unreadable_pointers
-                    .insert(subvolume, "current.json cannot be parsed".to_string());
+                let why = match info.storage_class.as_str() {
+                    class @ ("GLACIER" | "DEEP_ARCHIVE") => format!("{ARCHIVED_POINTER} {class}"),
+                    _ => "current.json cannot be parsed".to_string(),
+                };
+                out.unreadable_pointers.insert(subvolume, why);
             }
             Some(StoreKey::Manifest {
                 subvolume,

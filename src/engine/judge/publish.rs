@@ -8,6 +8,7 @@
 //! way, as long as the tool either published it or logged it as not due.
 
 use crate::engine::delta::Delta;
+use crate::engine::history::ARCHIVED_POINTER;
 use crate::engine::judge::{BackupRun, Verdict};
 use crate::engine::planner::{RunExpectation, RunKind, SubvolPlan, SubvolumeExpectation};
 use crate::oracle::finding::Property;
@@ -64,6 +65,13 @@ fn judge_subvolume(
     if sv.plan.admits(&SubvolPlan::NotDue) && run.invocation.event_with("backup_not_due", "subvolume", name).is_some() {
         v.note(format!("publish: {name} was not due (resolved by the tool's backup_not_due)"));
         return;
+    }
+    if let Some(why) = run.after.store.unreadable_pointers.get(name) {
+        if why.starts_with(ARCHIVED_POINTER) {
+            let why = format!("{why}: whether this run published {name} cannot be read (P7 judges the class)");
+            v.cannot_decide(property, run.step, run.pointer_key(name), why);
+            return;
+        }
     }
     let seen = match run.after.pointer(name) {
         Some(p) => format!("pointer still names {}", p.manifest_key),
