@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::delta::{key_subvolume, Delta};
 use crate::engine::expect::{Expect, Probe, Resolution};
-use crate::engine::history::PointerSummary;
+use crate::engine::history::{PointerSummary, ARCHIVED_POINTER};
 use crate::engine::judge::{finding, BackupRun, RestoreDiff, Verdict};
 use crate::oracle::finding::Property;
 
@@ -69,6 +69,13 @@ fn judge_moved_pointer(
         run.finding(Property::OldOrNew, msg).subject(subject.clone()).expected_seen(expected.clone(), seen)
     };
     let Some(new) = new else {
+        if let Some(why) = run.after.store.unreadable_pointers.get(name) {
+            if why.starts_with(ARCHIVED_POINTER) {
+                let why = format!("{why}: which manifest it names cannot be read (P7 judges the class)");
+                v.cannot_decide(Property::OldOrNew, run.step, subject, why);
+                return;
+            }
+        }
         let seen = match run.after.store.unreadable_pointers.get(name) {
             Some(err) => format!("an unreadable current.json ({err})"),
             None => "no current.json".to_string(),
