@@ -66,6 +66,12 @@ pub struct GenProfile {
     pub no_s3_rate: f64,
     /// Chance that a (normal) backup carries a fault. PR: 0.25.
     pub fault_rate: f64,
+    /// Chance that a backup with a kill or an S3 error is followed at once by the same
+    /// backup with `--once` and no fault: "the next backup, with no manual cleanup"
+    /// (P4 recovery). Without it a failed run is rarely followed by a backup of the same
+    /// subvolume, and a failure that leaves the next incremental broken goes unseen.
+    /// Added only while the plan stays within `steps_max`. PR: 0.8.
+    pub backup_retry_rate: f64,
     /// Shortest ordinary gap before a backup, ms. PR: 1000 (snapshot names have
     /// one-second resolution).
     pub gap_ms_min: u64,
