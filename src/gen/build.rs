@@ -295,7 +295,8 @@ fn fault(f: &AbsFault, in_run: u32) -> BackupFault {
             content: [StaleLock::DeadPid, StaleLock::Empty, StaleLock::Garbage][a % 3],
         },
         FaultKind::KillDelay => {
-            BackupFault::Kill { at: KillPoint::AfterDelay { ms: u64::from(f.a % 3000) } }
+            let limit = [100, 500, 3000][b as usize % 3];
+            BackupFault::Kill { at: KillPoint::AfterDelay { ms: u64::from(f.a % limit) } }
         }
         FaultKind::KillEvent => {
             let event = BACKUP_KILL_EVENTS[a % BACKUP_KILL_EVENTS.len()];
@@ -307,7 +308,7 @@ fn fault(f: &AbsFault, in_run: u32) -> BackupFault {
         },
         FaultKind::Contender => BackupFault::Contender { simultaneous: f.flag },
         FaultKind::S3Error => BackupFault::S3Error {
-            at: request(a, b, in_run),
+            at: error_request(a, b, in_run),
             status: [500, 503, 400, 403][(b / 7) as usize % 4],
         },
     }
@@ -316,11 +317,23 @@ fn fault(f: &AbsFault, in_run: u32) -> BackupFault {
 /// A request point: chunks twice as often as manifests or pointers; chunk counts that
 /// small trees reach, manifests and pointers within the run's subvolumes.
 fn request(a: usize, b: u32, in_run: u32) -> RequestPoint {
+    request_among(a, b, in_run, &[1, 1, 2, 3, 5])
+}
+
+/// The first failing request of a persistent S3 error: as [`request`], but the error
+/// covers every later chunk request too, so a chunk error starts at the first or
+/// second one (an incremental of a small change is often a single chunk, and an error
+/// that never fires tests nothing).
+fn error_request(a: usize, b: u32, in_run: u32) -> RequestPoint {
+    request_among(a, b, in_run, &[1, 1, 2])
+}
+
+fn request_among(a: usize, b: u32, in_run: u32, chunk_nth: &[u32]) -> RequestPoint {
     let object =
         [ObjectClass::Chunk, ObjectClass::Chunk, ObjectClass::Manifest, ObjectClass::Pointer]
             [a % 4];
     let nth = match object {
-        ObjectClass::Chunk => [1, 1, 2, 3, 5][b as usize % 5],
+        ObjectClass::Chunk => chunk_nth[b as usize % chunk_nth.len()],
         _ => 1 + b % in_run,
     };
     RequestPoint { object, nth }

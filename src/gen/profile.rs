@@ -270,7 +270,8 @@ pub struct StepWeights {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FaultWeights {
-    /// SIGKILL after a delay of up to 3 s. PR: 2.
+    /// SIGKILL after a delay: up to 100 ms, 500 ms or 3 s (a third each), so that
+    /// fast and slow tools alike are killed mid-run, not only after they exited. PR: 2.
     pub kill_delay: u32,
     /// SIGKILL on a log event (command_start, snapshot_created, backup_metrics,
     /// backup_uploaded). PR: 3.
@@ -281,7 +282,9 @@ pub struct FaultWeights {
     pub contender: u32,
     /// A stale lock file. PR: 1.
     pub stale_lock: u32,
-    /// An S3 error on one request. PR: 2.
+    /// A persistent S3 error on the n-th chunk, manifest or pointer request and every
+    /// one after it (so the tool's retries fail too): the run fails after its
+    /// snapshot. PR: 3.
     pub s3_error: u32,
 }
 
@@ -407,7 +410,7 @@ impl Default for FaultWeights {
             kill_request: 3,
             contender: 2,
             stale_lock: 1,
-            s3_error: 2,
+            s3_error: 3,
         }
     }
 }
