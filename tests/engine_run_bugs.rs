@@ -19,9 +19,13 @@ static SERIAL: Mutex<()> = Mutex::new(());
 struct Variant<'a>(#[allow(dead_code)] MutexGuard<'a, ()>);
 
 impl Variant<'_> {
-    fn set(name: &str) -> Variant<'static> {
+    /// `Some(name)`: that variant; `None`: the correct tool.
+    fn set(name: Option<&str>) -> Variant<'static> {
         let guard = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-        std::env::set_var("B2S3_REF_BUG", name);
+        match name {
+            Some(name) => std::env::set_var("B2S3_REF_BUG", name),
+            None => std::env::remove_var("B2S3_REF_BUG"),
+        }
         Variant(guard)
     }
 }
@@ -34,14 +38,20 @@ impl Drop for Variant<'_> {
 
 /// Runs `plan` against the variant; the report.
 fn against(variant: &str, plan: &Plan) -> CaseReport {
-    let world = World::new(variant);
+    run_with(Some(variant), plan)
+}
+
+/// Runs `plan` against the variant, or the correct tool for `None`; the report.
+fn run_with(variant: Option<&str>, plan: &Plan) -> CaseReport {
+    let label = variant.unwrap_or("correct");
+    let world = World::new(label);
     let engine = world.engine();
     let _env = Variant::set(variant);
     let report = run(&engine, plan);
-    eprintln!("{variant}:\n{}", report.render());
+    eprintln!("{label}:\n{}", report.render());
     assert!(
         report.harness_error.is_none(),
-        "{variant}: harness error {:?}",
+        "{label}: harness error {:?}",
         report.harness_error
     );
     report
@@ -88,6 +98,46 @@ fn a_pointer_written_before_its_manifest_and_a_kill_before_the_manifest_is_p2_an
     let report = against("pointer-before-manifest", &p);
     assert_found(&report, Property::OldOrNew);
     assert_found(&report, Property::NoPartialPublish);
+}
+
+/// Full backup, mutate, a backup cut after its snapshot by `fault`, then `--once`
+/// (the recovery P4 speaks of) and a restore of what it published.
+fn failed_then_once(name: &str, fault: BackupFault) -> Plan {
+    let mut p = full_then_incremental(name);
+    p.steps[2] = backup(true, Some(fault));
+    p.steps.push(backup(true, None));
+    p.steps.push(restore("data", RestoreSource::Current));
+    p
+}
+
+#[test]
+fn a_once_after_a_backup_failed_or_killed_mid_upload_chains_to_a_manifest_that_exists() {
+    let faults = [
+        BackupFault::S3Error {
+            at: RequestPoint {
+                object: ObjectClass::Chunk,
+                nth: 1,
+            },
+            status: 500,
+        },
+        kill_on_request(ObjectClass::Chunk, 1, true).unwrap(),
+    ];
+    for fault in faults {
+        let p = failed_then_once("failed then once", fault);
+        assert_clean(&run_with(None, &p));
+        let report = against("state-before-upload", &p);
+        let found = failing_properties(&report);
+        assert!(
+            found.contains(&Property::NoPartialPublish) || found.contains(&Property::Recovery),
+            "expected a P2 or P4 finding, got {found:?}\n{}",
+            report.render()
+        );
+        let first = report
+            .failing()
+            .find(|f| matches!(f.property, Property::NoPartialPublish | Property::Recovery))
+            .unwrap();
+        assert_eq!(first.step, Some(3), "found at the --once after the failure: {first}");
+    }
 }
 
 #[test]

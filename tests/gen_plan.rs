@@ -192,6 +192,32 @@ fn simplifying_a_kill_on_the_nth_request_walks_down_to_no_fault() {
 }
 
 #[test]
+fn a_killed_or_failed_backup_is_followed_by_its_once_recovery_when_the_rate_says_so() {
+    let mut p = GenProfile::pr();
+    p.fault_rate = 1.0;
+    p.backup_retry_rate = 1.0;
+    let mut recovered = 0;
+    for seed in 0..60 {
+        let plan = generate(seed, 0, &p);
+        assert!(plan.steps.len() <= p.steps_max as usize, "seed {seed}: {} steps", plan.steps.len());
+        for (i, s) in plan.steps.iter().enumerate() {
+            let Step::Backup(b) = s else { continue };
+            if !matches!(b.fault, Some(BackupFault::Kill { .. } | BackupFault::S3Error { .. })) {
+                continue;
+            }
+            let Some(next) = plan.steps.get(i + 1) else { continue };
+            let Step::Backup(next) = next else {
+                panic!("seed {seed}: step {} after the faulted backup {i} is not its recovery", i + 1)
+            };
+            assert!(next.once && next.fault.is_none(), "seed {seed}: step {}: {next:?}", i + 1);
+            assert_eq!((&next.subvolumes, next.mode), (&b.subvolumes, b.mode), "seed {seed}");
+            recovered += 1;
+        }
+    }
+    assert!(recovered >= 20, "only {recovered} recoveries in 60 plans");
+}
+
+#[test]
 fn halving_content_halves_the_bytes_of_that_operation() {
     let p = GenProfile::pr();
     let plan = (0..100).map(|s| generate(s, 0, &p)).find(|pl| {

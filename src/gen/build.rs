@@ -2,8 +2,10 @@
 //! initial trees and the steps, replaying every operation on one model per subvolume
 //! (see `gen::ops`). Besides keeping operations valid, the builder makes the plan
 //! useful: restores only name subvolumes that some earlier normal backup included
-//! (others are dropped), faults only ride on normal backups, and kill points count
-//! events and requests within what the run can reach.
+//! (others are dropped), faults only ride on normal backups, kill points count
+//! events and requests within what the run can reach, and a killed or failed backup
+//! may be followed at once by its recovery (the same backup, `--once`, no fault),
+//! within the profile's `steps_max`.
 
 use std::collections::BTreeSet;
 
@@ -42,12 +44,16 @@ pub const RESTORE_KILL_EVENTS: &[&str] = &["command_start", "restore_metrics"];
 pub(crate) fn build(sk: &Skeleton, seed: u64, case: u64, profile: &GenProfile) -> Plan {
     let tool = tool_settings(&sk.settings, profile);
     let choices = Choices { profile, chunk: tool.chunk_size_bytes };
+    let drawn = usize::from(sk.first_backup) + sk.steps.len() + usize::from(sk.final_restore.is_some());
     let mut b = Builder {
         c: &choices,
         names: Vec::new(),
         models: Vec::new(),
         backed_up: BTreeSet::new(),
         steps: Vec::new(),
+        spare: (profile.steps_max as usize).saturating_sub(drawn),
+        later: 0,
+        skip: false,
     };
     let mut subvolumes = Vec::new();
     for s in &sk.subvols {
@@ -68,10 +74,14 @@ pub(crate) fn build(sk: &Skeleton, seed: u64, case: u64, profile: &GenProfile) -
             fault: None,
         }));
     }
-    for s in &sk.steps {
+    for (i, s) in sk.steps.iter().enumerate() {
+        if std::mem::take(&mut b.skip) {
+            continue;
+        }
+        b.later = sk.steps.len() - i - 1 + usize::from(sk.final_restore.is_some());
         b.step(s);
     }
-    if let Some(sel) = sk.final_restore {
+    if let Some(sel) = sk.final_restore.filter(|_| !b.skip) {
         b.final_restore(sel);
     }
     Plan {
@@ -126,6 +136,14 @@ struct Builder<'a> {
     /// Subvolumes some normal backup has included so far.
     backed_up: BTreeSet<usize>,
     steps: Vec<Step>,
+    /// Steps that may still be added beyond the skeleton's (recovery backups) without
+    /// going over `steps_max`.
+    spare: usize,
+    /// Skeleton steps after the one being built, the final restore included.
+    later: usize,
+    /// The next skeleton step (or the final restore) gave its place to a recovery
+    /// backup: skip it.
+    skip: bool,
 }
 
 impl Builder<'_> {
@@ -154,7 +172,13 @@ impl Builder<'_> {
                 }
                 Step::Mutate { subvolume: self.names[i].clone(), ops }
             }
-            AbsStep::Backup(b) => self.backup(b),
+            AbsStep::Backup(b) => {
+                let step = self.backup(b);
+                let recovery = self.recovery(b, &step);
+                self.steps.push(step);
+                self.steps.extend(recovery);
+                return;
+            }
             AbsStep::Restore(r) => match self.restore(r) {
                 Some(step) => step,
                 None => return,
@@ -197,6 +221,29 @@ impl Builder<'_> {
             false => p.gap_ms_min + u64::from(b.gap) % (p.gap_ms_max - p.gap_ms_min + 1),
         };
         Step::Backup(BackupStep { gap_ms, subvolumes, once: b.once, mode: b.mode, fault })
+    }
+
+    /// The recovery of a backup cut by a kill or an S3 error, if drawn: the same
+    /// selection with `--once` (an incremental is due again) and no fault, after the
+    /// same gap. P4: it must succeed and publish what P1 expects, and whatever the
+    /// failed run left behind (snapshot, chunks, lock, state) must not break the chain
+    /// it publishes (P2). It uses a spare step under `steps_max`, else it takes the
+    /// place of the next skeleton step or of the final restore (the case's end
+    /// restores every unverified pointer anyway); with neither, there is none.
+    fn recovery(&mut self, b: &AbsBackup, step: &Step) -> Option<Step> {
+        let Step::Backup(failing) = step else { return None };
+        let cuts = matches!(failing.fault, Some(BackupFault::Kill { .. } | BackupFault::S3Error { .. }));
+        if !(b.retry && cuts) {
+            return None;
+        }
+        if self.spare > 0 {
+            self.spare -= 1;
+        } else if self.later > 0 {
+            self.skip = true;
+        } else {
+            return None;
+        }
+        Some(Step::Backup(BackupStep { once: true, fault: None, ..failing.clone() }))
     }
 
     /// The subvolume a restore names: one some normal backup included.
@@ -261,7 +308,8 @@ fn fault(f: &AbsFault, in_run: u32) -> BackupFault {
             content: [StaleLock::DeadPid, StaleLock::Empty, StaleLock::Garbage][a % 3],
         },
         FaultKind::KillDelay => {
-            BackupFault::Kill { at: KillPoint::AfterDelay { ms: u64::from(f.a % 3000) } }
+            let limit = [100, 500, 3000][b as usize % 3];
+            BackupFault::Kill { at: KillPoint::AfterDelay { ms: u64::from(f.a % limit) } }
         }
         FaultKind::KillEvent => {
             let event = BACKUP_KILL_EVENTS[a % BACKUP_KILL_EVENTS.len()];
@@ -273,7 +321,7 @@ fn fault(f: &AbsFault, in_run: u32) -> BackupFault {
         },
         FaultKind::Contender => BackupFault::Contender { simultaneous: f.flag },
         FaultKind::S3Error => BackupFault::S3Error {
-            at: request(a, b, in_run),
+            at: error_request(a, b, in_run),
             status: [500, 503, 400, 403][(b / 7) as usize % 4],
         },
     }
@@ -282,11 +330,23 @@ fn fault(f: &AbsFault, in_run: u32) -> BackupFault {
 /// A request point: chunks twice as often as manifests or pointers; chunk counts that
 /// small trees reach, manifests and pointers within the run's subvolumes.
 fn request(a: usize, b: u32, in_run: u32) -> RequestPoint {
+    request_among(a, b, in_run, &[1, 1, 2, 3, 5])
+}
+
+/// The first failing request of a persistent S3 error: as [`request`], but the error
+/// covers every later chunk request too, so a chunk error starts at the first or
+/// second one (an incremental of a small change is often a single chunk, and an error
+/// that never fires tests nothing).
+fn error_request(a: usize, b: u32, in_run: u32) -> RequestPoint {
+    request_among(a, b, in_run, &[1, 1, 2])
+}
+
+fn request_among(a: usize, b: u32, in_run: u32, chunk_nth: &[u32]) -> RequestPoint {
     let object =
         [ObjectClass::Chunk, ObjectClass::Chunk, ObjectClass::Manifest, ObjectClass::Pointer]
             [a % 4];
     let nth = match object {
-        ObjectClass::Chunk => [1, 1, 2, 3, 5][b as usize % 5],
+        ObjectClass::Chunk => chunk_nth[b as usize % chunk_nth.len()],
         _ => 1 + b % in_run,
     };
     RequestPoint { object, nth }

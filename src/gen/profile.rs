@@ -66,6 +66,12 @@ pub struct GenProfile {
     pub no_s3_rate: f64,
     /// Chance that a (normal) backup carries a fault. PR: 0.25.
     pub fault_rate: f64,
+    /// Chance that a backup with a kill or an S3 error is followed at once by the same
+    /// backup with `--once` and no fault: "the next backup, with no manual cleanup"
+    /// (P4 recovery). Without it a failed run is rarely followed by a backup of the same
+    /// subvolume, and a failure that leaves the next incremental broken goes unseen.
+    /// Added only while the plan stays within `steps_max`. PR: 0.8.
+    pub backup_retry_rate: f64,
     /// Shortest ordinary gap before a backup, ms. PR: 1000 (snapshot names have
     /// one-second resolution).
     pub gap_ms_min: u64,
@@ -267,7 +273,8 @@ pub struct StepWeights {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FaultWeights {
-    /// SIGKILL after a delay of up to 3 s. PR: 2.
+    /// SIGKILL after a delay: up to 100 ms, 500 ms or 3 s (a third each), so that
+    /// fast and slow tools alike are killed mid-run, not only after they exited. PR: 2.
     pub kill_delay: u32,
     /// SIGKILL on a log event (command_start, snapshot_created, backup_metrics,
     /// backup_uploaded). PR: 3.
@@ -278,7 +285,9 @@ pub struct FaultWeights {
     pub contender: u32,
     /// A stale lock file. PR: 1.
     pub stale_lock: u32,
-    /// An S3 error on one request. PR: 2.
+    /// A persistent S3 error on the n-th chunk, manifest or pointer request and every
+    /// one after it (so the tool's retries fail too): the run fails after its
+    /// snapshot. PR: 3.
     pub s3_error: u32,
 }
 
@@ -404,7 +413,7 @@ impl Default for FaultWeights {
             kill_request: 3,
             contender: 2,
             stale_lock: 1,
-            s3_error: 2,
+            s3_error: 3,
         }
     }
 }

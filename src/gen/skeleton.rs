@@ -138,6 +138,8 @@ pub(crate) struct AbsBackup {
     pub once: bool,
     pub mode: BackupMode,
     pub fault: Option<AbsFault>,
+    /// Follow a kill or S3 error with a fault-free `--once` of the same subvolumes.
+    pub retry: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -359,14 +361,16 @@ fn backup_strategy(p: &GenProfile) -> BoxedStrategy<AbsBackup> {
     ]);
     let filter = maybe(p.filter_rate, proptest::collection::vec(any::<u8>(), 1..=2));
     let fault = maybe(p.fault_rate, fault_strategy(p));
-    (rate(p.short_gap_rate), any::<u32>(), filter, rate(p.once_rate), mode, fault)
-        .prop_map(|(short_gap, gap, filter, once, mode, fault)| AbsBackup {
+    let retry = rate(p.backup_retry_rate);
+    (rate(p.short_gap_rate), any::<u32>(), filter, rate(p.once_rate), mode, fault, retry)
+        .prop_map(|(short_gap, gap, filter, once, mode, fault, retry)| AbsBackup {
             short_gap,
             gap,
             filter,
             once,
             mode,
             fault,
+            retry,
         })
         .boxed()
 }
