@@ -59,7 +59,9 @@ fn the_chunk_size_divides_the_total_exactly_and_is_never_zero() {
     assert_eq!(chunk_size_dividing(1000, 1), Some(1000));
     assert_eq!(chunk_size_dividing(1000, 4), Some(250));
     assert_eq!(chunk_size_dividing(1001, 2), Some(1001), "no exact half: one chunk");
-    assert_eq!(chunk_size_dividing(3, 4), Some(3));
+    assert_eq!(chunk_size_dividing(25642, 4), Some(12821), "no exact quarter: a half");
+    assert_eq!(chunk_size_dividing(3, 4), Some(1));
+    assert_eq!(chunk_size_dividing(5, 4), Some(5));
     assert_eq!(chunk_size_dividing(7, 0), Some(7), "parts 0 counts as 1");
     assert_eq!(chunk_size_dividing(0, 1), None, "no chunk size divides an empty stream");
     for total in 1..300u64 {

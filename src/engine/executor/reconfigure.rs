@@ -40,7 +40,7 @@ pub(super) fn chunk_size_from_last_full(
     case.reconfigure(settings)?;
     rec.notes.push(format!(
         "chunk size from last full: s3.chunk_size_bytes {old} -> {chunk_size} \
-         ({key}: total_bytes {total_bytes}, {parts} part(s))"
+         ({key}: total_bytes {total_bytes}, at most {parts} part(s))"
     ));
     Ok(())
 }
