@@ -116,7 +116,7 @@ pub fn chunk_size_dividing(total_bytes: u64, parts: u32) -> Option<u64> {
     if total_bytes == 0 {
         return None;
     }
-    let k = (1..=u64::from(parts.max(1))).rev().find(|k| total_bytes % k == 0)?;
+    let k = (1..=u64::from(parts.max(1))).rev().find(|k| total_bytes.is_multiple_of(*k))?;
     Some(total_bytes / k)
 }
 
