@@ -401,6 +401,71 @@ fn a_chunk_size_field_other_than_the_configured_one_is_a_layout_violation() {
     );
 }
 
+/// A second full of `data`, published with chunk size `chunk_size` at a later TS.
+fn publish_second_full(store: &mut MemStore, chunk_size: u64) -> String {
+    let e = StoreExpect { chunk_size, ..expect() };
+    let stream = send_stream("data__20260103T020001Z__full", 2200, None);
+    let p = Publish {
+        subvolume: "data",
+        kind: BackupKind::Full,
+        ts: "20260103T020000Z",
+        stream: &stream,
+        parent_manifest: None,
+        snapshots_dir: "/snap",
+    };
+    publish(store, &e, &p)
+}
+
+#[test]
+fn after_a_reconfiguration_each_manifest_keeps_the_chunk_size_in_force_when_it_appeared() {
+    let mut store = correct_store();
+    let mut checker = StoreChecker::new(expect());
+    assert_eq!(checker.check(&store, Some(0)).unwrap().findings, vec![]);
+    checker.set_chunk_size(700);
+    publish_second_full(&mut store, 700);
+    let report = checker.check(&store, Some(2)).unwrap();
+    assert_eq!(report.findings, vec![], "old manifests keep 1000, the new one has 700");
+}
+
+#[test]
+fn a_manifest_written_after_a_reconfiguration_with_the_old_chunk_size_is_a_layout_violation() {
+    let mut store = correct_store();
+    let mut checker = StoreChecker::new(expect());
+    checker.check(&store, Some(0)).unwrap();
+    checker.set_chunk_size(700);
+    let key = publish_second_full(&mut store, 1000);
+    let report = checker.check(&store, Some(2)).unwrap();
+    let f = only(&report, Property::LayoutAndMetadata);
+    assert!(f.message.contains("chunk_size is not the configured"), "{f}");
+    assert_eq!(f.subject.as_deref(), Some(key.as_str()));
+    assert_eq!((f.expected.as_deref(), f.seen.as_deref()), (Some("700"), Some("1000")));
+}
+
+#[test]
+fn an_empty_trailing_chunk_after_an_exact_multiple_is_a_layout_violation() {
+    let mut store = correct_store();
+    let e = expect();
+    // data's full stream, cut at an exact multiple of the chunk size, plus an empty chunk.
+    let stream = send_stream("data__20260103T020001Z__full", 2200, None);
+    let whole = stream.len() - stream.len() % e.chunk_size as usize;
+    let key = publish_second_full(&mut store, e.chunk_size);
+    let empty = "case-7/subvol/data/full/chunk-20260103T020000Z-3.bin";
+    store.put(empty, b"", &e.storage_class_chunks, Some(&e.sse));
+    edit_json(&mut store, &key, |v| {
+        let chunks = v["chunks"].as_array_mut().unwrap();
+        chunks.truncate(whole / e.chunk_size as usize);
+        chunks.push(json!({"etag": null, "key": empty, "sha256": b2s3_harness::oracle::testkit::sha256_hex(b""), "size": 0}));
+        v["total_bytes"] = json!(whole);
+    });
+    let report = check(&store);
+    assert!(
+        report.findings.iter().any(|f| f.property == Property::LayoutAndMetadata
+            && f.message.contains("the last chunk must be non-empty")),
+        "{:#?}",
+        report.findings
+    );
+}
+
 #[test]
 fn a_pointer_whose_kind_disagrees_with_its_manifest_key_is_a_layout_violation() {
     let mut store = correct_store();

@@ -6,6 +6,12 @@
 //! events and requests within what the run can reach, and a killed or failed backup
 //! may be followed at once by its recovery (the same backup, `--once`, no fault),
 //! within the profile's `steps_max`.
+//!
+//! One abstract step expands into a pattern of concrete steps: `ExactChunks` becomes
+//! `chunk_size_from_last_full`, `force_full` and a `--once` backup of that subvolume,
+//! so the new full's send stream (same tree, same length) is an exact multiple of the
+//! chunk size. When the subvolume changed since its last full the builder knows of, a
+//! forced full backup goes first, so that "the last full" is of the current tree.
 
 use std::collections::BTreeSet;
 
@@ -50,6 +56,7 @@ pub(crate) fn build(sk: &Skeleton, seed: u64, case: u64, profile: &GenProfile) -
         names: Vec::new(),
         models: Vec::new(),
         backed_up: BTreeSet::new(),
+        clean_full: BTreeSet::new(),
         steps: Vec::new(),
         spare: (profile.steps_max as usize).saturating_sub(drawn),
         later: 0,
@@ -66,6 +73,7 @@ pub(crate) fn build(sk: &Skeleton, seed: u64, case: u64, profile: &GenProfile) -
     }
     if sk.first_backup {
         b.backed_up.extend(0..b.names.len());
+        b.clean_full.extend(0..b.names.len());
         b.steps.push(Step::Backup(BackupStep {
             gap_ms: 0,
             subvolumes: Vec::new(),
@@ -135,6 +143,9 @@ struct Builder<'a> {
     models: Vec<ModelTree>,
     /// Subvolumes some normal backup has included so far.
     backed_up: BTreeSet<usize>,
+    /// Subvolumes whose last published full (with the correct tool) is of their current
+    /// tree: a full with no fault and no mutation since.
+    clean_full: BTreeSet<usize>,
     steps: Vec<Step>,
     /// Steps that may still be added beyond the skeleton's (recovery backups) without
     /// going over `steps_max`.
@@ -170,6 +181,7 @@ impl Builder<'_> {
                 if ops.is_empty() {
                     return;
                 }
+                self.clean_full.remove(&i);
                 Step::Mutate { subvolume: self.names[i].clone(), ops }
             }
             AbsStep::Backup(b) => {
@@ -191,8 +203,38 @@ impl Builder<'_> {
                 which: if *newest { SnapshotPick::Newest } else { SnapshotPick::Oldest },
             },
             AbsStep::DeleteState => Step::DeleteState,
+            AbsStep::ExactChunks { subvol, parts, gap } => {
+                return self.exact_chunks(self.index(*subvol), *parts, *gap);
+            }
         };
         self.steps.push(step);
+    }
+
+    /// The chunk-boundary pattern for subvolume `i` (see the module docs).
+    fn exact_chunks(&mut self, i: usize, parts: u8, gap: u32) {
+        let subvolume = self.names[i].clone();
+        let p = self.c.profile;
+        let gap_ms = p.gap_ms_min + u64::from(gap) % (p.gap_ms_max - p.gap_ms_min + 1);
+        let full = |b: &mut Self| {
+            b.steps.push(Step::ForceFull { subvolume: subvolume.clone() });
+            b.steps.push(Step::Backup(BackupStep {
+                gap_ms,
+                subvolumes: vec![subvolume.clone()],
+                once: true,
+                mode: BackupMode::Normal,
+                fault: None,
+            }));
+        };
+        if !self.clean_full.contains(&i) {
+            full(self);
+        }
+        self.steps.push(Step::ChunkSizeFromLastFull {
+            subvolume: subvolume.clone(),
+            parts: 1 + u32::from(parts) % 4,
+        });
+        full(self);
+        self.backed_up.insert(i);
+        self.clean_full.insert(i);
     }
 
     fn backup(&mut self, b: &AbsBackup) -> Step {

@@ -46,7 +46,9 @@ fn normalize_step(step: &Step, models: &mut BTreeMap<String, ModelTree>) -> Opti
         }
         Step::Backup(b) => b.subvolumes.iter().all(known).then(|| step.clone()),
         Step::Restore(r) => known(&r.subvolume).then(|| step.clone()),
-        Step::ForceFull { subvolume } | Step::DeleteSnapshot { subvolume, .. } => {
+        Step::ForceFull { subvolume }
+        | Step::DeleteSnapshot { subvolume, .. }
+        | Step::ChunkSizeFromLastFull { subvolume, .. } => {
             known(subvolume).then(|| step.clone())
         }
         Step::DeleteState => Some(step.clone()),

@@ -90,6 +90,34 @@ pub enum Step {
     DeleteSnapshot { subvolume: String, which: SnapshotPick },
     /// Antagonist: delete the state file.
     DeleteState,
+    /// Reconfigure the tool for the rest of the case: set `s3.chunk_size_bytes` to
+    /// `total_bytes / k` of this subvolume's last published full (the full that ends
+    /// the chain of its `current.json`, as observed now), `k` the largest number up to
+    /// `parts` that divides `total_bytes`. A later full of the unchanged subvolume has a
+    /// send stream of the same length, an exact multiple of the new chunk size
+    /// (CONTRACT.md 9: no empty trailing chunk). Without such a full the settings stay
+    /// as they are.
+    ChunkSizeFromLastFull {
+        subvolume: String,
+        /// At most this many chunks per full of that size (generated: 1 to 4).
+        #[serde(default = "one")]
+        parts: u32,
+    },
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// The chunk size `ChunkSizeFromLastFull` sets for a full of `total_bytes` bytes:
+/// `total_bytes / k` for the largest `k` in `1..=parts` that divides it exactly;
+/// `None` for an empty stream (no valid chunk size divides it).
+pub fn chunk_size_dividing(total_bytes: u64, parts: u32) -> Option<u64> {
+    if total_bytes == 0 {
+        return None;
+    }
+    let k = (1..=u64::from(parts.max(1))).rev().find(|k| total_bytes.is_multiple_of(*k))?;
+    Some(total_bytes / k)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -20,7 +20,9 @@ const MIB: u64 = 1024 * 1024;
 pub struct GenProfile {
     /// Fewest steps in a plan, counting the leading backup and the final restore. PR: 3.
     pub steps_min: u32,
-    /// Most steps in a plan. PR: 8.
+    /// Most steps in a plan. PR: 8. A chunk-size pattern (see
+    /// [`StepWeights::chunk_size_from_last_full`]) counts as one and expands into three
+    /// to five.
     pub steps_max: u32,
     /// Most subvolumes (1 to 3). PR: 2.
     pub subvolumes_max: u32,
@@ -267,6 +269,12 @@ pub struct StepWeights {
     pub delete_snapshot: u32,
     /// Antagonist: delete the state file. PR: 1.
     pub delete_state: u32,
+    /// Reconfiguration pattern: set the chunk size to a divisor of the subvolume's
+    /// last full's `total_bytes` (`chunk_size_from_last_full`), force a full and back
+    /// that subvolume up, so the new full's stream is an exact multiple of the chunk
+    /// size (CONTRACT.md 9). Preceded by a forced full backup when the subvolume changed
+    /// since its last known full. PR: 1.
+    pub chunk_size_from_last_full: u32,
 }
 
 /// Weights of fault kinds on a backup.
@@ -401,6 +409,7 @@ impl Default for StepWeights {
             force_full: 1,
             delete_snapshot: 1,
             delete_state: 1,
+            chunk_size_from_last_full: 1,
         }
     }
 }

@@ -109,6 +109,9 @@ pub fn step_line(step: &Step) -> String {
             format!("delete-snapshot {subvolume:?} {which:?}")
         }
         Step::DeleteState => "delete-state".into(),
+        Step::ChunkSizeFromLastFull { subvolume, parts } => {
+            format!("chunk-size-from-last-full {subvolume:?} / {parts}")
+        }
     }
 }
 

@@ -164,6 +164,9 @@ pub(crate) enum AbsStep {
     ForceFull { subvol: u8 },
     DeleteSnapshot { subvol: u8, newest: bool },
     DeleteState,
+    /// The chunk-boundary pattern (see `gen::build`): chunk size from the last full,
+    /// force a full, back the subvolume up. `parts` picks the divisor, `gap` the wait.
+    ExactChunks { subvol: u8, parts: u8, gap: u32 },
 }
 
 #[derive(Debug, Clone)]
@@ -424,6 +427,12 @@ fn step_strategy(p: &GenProfile) -> BoxedStrategy<AbsStep> {
                 .boxed(),
         ),
         (w.delete_state, Just(AbsStep::DeleteState).boxed()),
+        (
+            w.chunk_size_from_last_full,
+            (any::<u8>(), any::<u8>(), any::<u32>())
+                .prop_map(|(subvol, parts, gap)| AbsStep::ExactChunks { subvol, parts, gap })
+                .boxed(),
+        ),
     ];
     Union::new_weighted(options.into_iter().filter(|(w, _)| *w > 0).collect()).boxed()
 }

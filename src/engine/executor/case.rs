@@ -22,7 +22,7 @@ use crate::engine::judge::{Undecided, Verdict};
 use crate::engine::killpoint::PhaseCounts;
 use crate::fixture::tree::Tree;
 use crate::fixture::CaseArea;
-use crate::gen::plan::{Plan, Step};
+use crate::gen::plan::{Plan, Step, ToolSettings};
 use crate::model::history::History as ExpectedBackups;
 use crate::model::ModelTree;
 use crate::oracle::finding::Finding;
@@ -34,6 +34,9 @@ use crate::tool::toolconfig::{ToolConfigSpec, DEFAULT_LOG_LEVEL};
 pub(super) struct CaseRun<'e, 's> {
     pub engine: &'e Engine<'s>,
     pub plan: &'e Plan,
+    /// The tool settings in force: the plan's, until a reconfiguration step changes
+    /// them (and rewrites the tool config) for the invocations after it.
+    pub tool: ToolSettings,
     pub id: String,
     /// The case's S3 prefix, with its trailing `/`.
     pub prefix: String,
@@ -147,9 +150,7 @@ impl<'e, 's> CaseRun<'e, 's> {
     ) -> Flow<Self> {
         let prefix = engine.case_prefix(id);
         let config = &engine.session().config;
-        let spec = tool_spec(engine, plan, &area, &prefix);
-        spec.write(&area.config_path())
-            .map_err(|e| Abort::harness("writing the case's tool config", e))?;
+        write_tool_config(engine, &plan.tool, &area, &prefix)?;
         ensure_empty(engine, &prefix)?;
         let observer = Observer::new(
             engine.client(),
@@ -171,6 +172,7 @@ impl<'e, 's> CaseRun<'e, 's> {
         let mut case = CaseRun {
             engine,
             plan,
+            tool: plan.tool.clone(),
             id: id.to_string(),
             last: Observation::empty(ObservedAt::BeforeStep, 0, &prefix),
             prefix,
@@ -220,6 +222,9 @@ impl<'e, 's> CaseRun<'e, 's> {
                 super::antagonist::delete_snapshot(self, rec, subvolume, *which)
             }
             Step::DeleteState => super::antagonist::delete_state(self, rec),
+            Step::ChunkSizeFromLastFull { subvolume, parts } => {
+                super::reconfigure::chunk_size_from_last_full(self, rec, subvolume, *parts)
+            }
         }
     }
 
@@ -317,6 +322,15 @@ impl<'e, 's> CaseRun<'e, 's> {
             .get(subvolume)
             .map(ModelTree::backup_view)
             .unwrap_or_default()
+    }
+
+    /// Puts `settings` in force: the tool config the next invocations read, and what
+    /// the store checks expect of the manifests written from now on.
+    pub fn reconfigure(&mut self, settings: ToolSettings) -> Flow {
+        write_tool_config(self.engine, &settings, &self.area, &self.prefix)?;
+        self.observer.set_chunk_size(settings.chunk_size_bytes);
+        self.tool = settings;
+        Ok(())
     }
 
     /// Marks a subvolume as one whose expected backups are no longer known.
@@ -437,9 +451,26 @@ fn store_expect(plan: &Plan, prefix: &str, configured: &[String]) -> StoreExpect
     }
 }
 
+/// Writes the case's tool config with these settings.
+fn write_tool_config(
+    engine: &Engine,
+    settings: &ToolSettings,
+    area: &CaseArea,
+    prefix: &str,
+) -> Flow {
+    tool_spec(engine, settings, area, prefix)
+        .write(&area.config_path())
+        .map_err(|e| Abort::harness("writing the case's tool config", e))
+}
+
 /// The tool config of a case: its subvolumes, snapshots dir, state, lock and spool in
-/// the case area, the case prefix, and the plan's settings.
-fn tool_spec(engine: &Engine, plan: &Plan, area: &CaseArea, prefix: &str) -> ToolConfigSpec {
+/// the case area, the case prefix, and the settings in force.
+fn tool_spec(
+    engine: &Engine,
+    settings: &ToolSettings,
+    area: &CaseArea,
+    prefix: &str,
+) -> ToolConfigSpec {
     let config = &engine.session().config;
     ToolConfigSpec {
         subvolume_paths: area.subvolumes().iter().map(|(_, p)| p.clone()).collect(),
@@ -453,6 +484,6 @@ fn tool_spec(engine: &Engine, plan: &Plan, area: &CaseArea, prefix: &str) -> Too
         region: config.s3.region.clone(),
         prefix: prefix.trim_end_matches('/').to_string(),
         restore_tier: config.restore.restore_tier.clone(),
-        settings: plan.tool.clone(),
+        settings: settings.clone(),
     }
 }

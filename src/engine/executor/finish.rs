@@ -23,7 +23,7 @@ pub(super) fn finish(case: &mut CaseRun) -> Flow {
             continue;
         }
         let archived = ["GLACIER", "DEEP_ARCHIVE", "GLACIER_IR"]
-            .contains(&case.plan.tool.storage_class_chunks.as_str());
+            .contains(&case.tool.storage_class_chunks.as_str());
         let r = RestoreStep {
             subvolume: name.clone(),
             source: RestoreSource::Current,

@@ -11,7 +11,8 @@
 //! 2. build the initial trees on the model and on the live subvolumes, then check that
 //!    a scan equals the model (a mismatch is a harness error, never a finding);
 //! 3. run the steps: mutations (same check), backups with their faults (kill, contender,
-//!    stale lock, S3 error), restores, antagonists; observe the store, state file,
+//!    stale lock, S3 error), restores, antagonists, reconfigurations of the tool
+//!    (the config is rewritten for later invocations); observe the store, state file,
 //!    snapshots and lock before and after every tool invocation and judge;
 //! 4. finish: restore every `current.json` not yet verified since the last backup (P1),
 //!    count leftovers (P14), destroy the area (or keep it).
@@ -32,6 +33,7 @@ mod invoke;
 mod mutate;
 mod observe;
 mod options;
+mod reconfigure;
 mod report;
 mod restore;
 mod restore_fault;

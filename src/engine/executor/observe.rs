@@ -110,6 +110,11 @@ impl<'e> Observer<'e> {
         })
     }
 
+    /// The chunk size manifests written from now on must record (a reconfiguration).
+    pub fn set_chunk_size(&mut self, chunk_size: u64) {
+        self.checker.set_chunk_size(chunk_size);
+    }
+
     /// Keeps a finding of another check only if it was not reported before.
     pub fn first_time_finding(&mut self, f: &Finding) -> bool {
         self.first_time(&finding_key(f))

@@ -138,8 +138,8 @@ fn prepare(
         .map_err(|e| Abort::harness(format!("creating {}", dir.display()), e))?;
     let target = dir.join(&r.subvolume);
     let (manifest_key, expected) = expected_for(case, rec, r);
-    let archived = ARCHIVE_CLASSES.contains(&case.plan.tool.storage_class_chunks.as_str());
-    let wait = r.wait.unwrap_or(case.plan.tool.wait_for_restore);
+    let archived = ARCHIVE_CLASSES.contains(&case.tool.storage_class_chunks.as_str());
+    let wait = r.wait.unwrap_or(case.tool.wait_for_restore);
     let readable = match archived && !wait {
         true => readable_now(case, &r.subvolume, manifest_key.as_deref()),
         false => Readable::Yes,

@@ -72,7 +72,7 @@ pub(super) fn expectation(
         snapshots: &before.snapshots,
         state: &before.state,
         flags: step,
-        settings: &case.plan.tool,
+        settings: &case.tool,
         clock: Clock::during(case.started_at(), inv),
     })
 }
@@ -86,7 +86,7 @@ pub(super) fn judge_backup(case: &mut CaseRun, rec: &mut StepRecord, j: Judged) 
         before: j.before,
         after: j.after,
     };
-    let cut = match (j.cut, contract_failure(&case.plan.tool, j.inv)) {
+    let cut = match (j.cut, contract_failure(&case.tool, j.inv)) {
         (Cut::None, Some(why)) => {
             rec.notes.push(why);
             Cut::Contract
@@ -228,7 +228,7 @@ fn retention_and_state(case: &mut CaseRun, rec: &mut StepRecord, run: &BackupRun
             subvolume: name,
             snapshots_dir: &dir,
             snapshot_names: &names,
-            retain: case.plan.tool.retain,
+            retain: case.tool.retain,
             incremental_parent: parent.as_deref().map(basename),
             last_snapshot: last.as_deref(),
         };
@@ -271,7 +271,7 @@ fn classify_kill(
         after: run.after,
         events: &run.invocation.events,
         subvolumes: &subvolumes,
-        chunk_size: case.plan.tool.chunk_size_bytes,
+        chunk_size: case.tool.chunk_size_bytes,
         stream_complete: &streams,
     });
     case.kill_phases.record(&landing);
@@ -321,7 +321,7 @@ fn full_stream_verdict(case: &CaseRun, delta: &Delta, name: &str) -> Option<bool
     chunks.retain(|c| c.0 == latest);
     chunks.sort_by_key(|c| c.1);
     let contiguous = chunks.iter().enumerate().all(|(i, c)| c.1 == i as u64);
-    if !contiguous || chunks.last()?.3 != case.plan.tool.chunk_size_bytes {
+    if !contiguous || chunks.last()?.3 != case.tool.chunk_size_bytes {
         return None;
     }
     let keys: Vec<&str> = chunks.iter().map(|c| c.2.as_str()).collect();

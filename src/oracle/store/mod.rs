@@ -34,6 +34,7 @@ pub struct StoreExpect {
     pub prefix: String,
     /// Names of the configured subvolumes.
     pub subvolumes: Vec<String>,
+    /// The configured `s3.chunk_size_bytes` now; see [`StoreChecker::set_chunk_size`].
     pub chunk_size: u64,
     pub storage_class_chunks: String,
     pub storage_class_manifest: String,
@@ -83,9 +84,15 @@ pub struct StoreReport {
 /// Checks one case prefix again and again (after every invocation), remembering what
 /// cannot change: chunk hashes, stream verdicts, manifest texts and object metadata,
 /// keyed by key, size and ETag (the tool never overwrites a chunk or manifest).
+///
+/// A manifest's `chunk_size` must be the chunk size configured when the checker first
+/// saw it: the tool may be reconfigured between invocations, and the checker runs after
+/// every invocation, so a manifest is first seen right after the run that wrote it.
 #[derive(Debug)]
 pub struct StoreChecker {
     expect: StoreExpect,
+    /// Manifest key -> the chunk size in force when it was first seen.
+    chunk_size_of: HashMap<String, u64>,
     dump: DumpMode,
     chunk_cache: ChunkCache,
     heads: HashMap<Fingerprint, ObjectInfo>,
@@ -171,6 +178,7 @@ impl StoreChecker {
     pub fn new(expect: StoreExpect) -> StoreChecker {
         StoreChecker {
             expect,
+            chunk_size_of: HashMap::new(),
             dump: DumpMode::default(),
             chunk_cache: ChunkCache::default(),
             heads: HashMap::new(),
@@ -186,6 +194,12 @@ impl StoreChecker {
 
     pub fn expect(&self) -> &StoreExpect {
         &self.expect
+    }
+
+    /// The tool was reconfigured: manifests first seen from now on must record
+    /// `chunk_size`; those seen before keep the size they were judged against.
+    pub fn set_chunk_size(&mut self, chunk_size: u64) {
+        self.expect.chunk_size = chunk_size;
     }
 
     /// Chunk bodies downloaded so far by this checker.
@@ -312,7 +326,7 @@ impl StoreChecker {
     }
 
     /// P7 for one manifest: schema deviations and agreement with its key and the config.
-    fn judge_manifest(&self, run: &mut Run, key: &str, check: &ManifestCheck) {
+    fn judge_manifest(&mut self, run: &mut Run, key: &str, check: &ManifestCheck) {
         if let Some(reason) = check.unreadable.as_ref().filter(|_| check.link.is_none()) {
             let f = run.p7(format!("manifest cannot be read: {reason}"), key);
             run.tally.push(f);
@@ -371,14 +385,18 @@ impl StoreChecker {
         self.chunk_keys_vs_manifest_key(run, key, link, (&subvolume, kind, &ts));
     }
 
-    fn manifest_vs_config(&self, run: &mut Run, key: &str, m: &Manifest) {
-        if m.chunk_size != self.expect.chunk_size {
+    fn manifest_vs_config(&mut self, run: &mut Run, key: &str, m: &Manifest) {
+        let configured = *self
+            .chunk_size_of
+            .entry(key.to_string())
+            .or_insert(self.expect.chunk_size);
+        if m.chunk_size != configured {
             let f = run
                 .p7(
                     "manifest chunk_size is not the configured s3.chunk_size_bytes".into(),
                     key,
                 )
-                .expected_seen(self.expect.chunk_size.to_string(), m.chunk_size.to_string());
+                .expected_seen(configured.to_string(), m.chunk_size.to_string());
             run.tally.add("manifest chunk_size", f);
         }
         if m.s3.storage_class != self.expect.storage_class_chunks {
