@@ -136,8 +136,28 @@ fn a_once_after_a_backup_failed_or_killed_mid_upload_chains_to_a_manifest_that_e
             .failing()
             .find(|f| matches!(f.property, Property::NoPartialPublish | Property::Recovery))
             .unwrap();
-        assert_eq!(first.step, Some(3), "found at the --once after the failure: {first}");
+        // The state the cut backup left is P4 at once; the --once then breaks the chain.
+        assert_eq!(first.step, Some(2), "found at the failed backup: {first}");
+        assert_eq!(first.property, Property::Recovery, "{first}");
+        assert!(report.failing().any(|f| f.step == Some(3)), "{}", report.render());
     }
+}
+
+#[test]
+fn a_failed_backup_that_leaves_the_state_naming_a_missing_manifest_is_p4_at_once() {
+    let fault = BackupFault::S3Error {
+        at: RequestPoint {
+            object: ObjectClass::Manifest,
+            nth: 1,
+        },
+        status: 500,
+    };
+    let mut p = full_then_incremental("failed, nothing after");
+    p.steps[2] = backup(true, Some(fault));
+    assert_clean(&run_with(None, &p));
+    let report = against("state-before-upload", &p);
+    let first = report.failing().next().expect("a finding");
+    assert_eq!((first.property, first.step), (Property::Recovery, Some(2)), "{first}");
 }
 
 #[test]

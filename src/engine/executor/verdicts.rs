@@ -24,7 +24,9 @@ use crate::engine::judge::exclusion::{
     check_lock_released, check_not_blocked_by_stale_lock, check_stale_lock,
 };
 use crate::engine::judge::old_or_new::{check_old_or_new, Side};
-use crate::engine::judge::publish::{check_due_published, published_manifest};
+use crate::engine::judge::publish::{
+    check_due_published, check_state_after_cut, published_manifest,
+};
 use crate::engine::judge::schedule::{check_inert_run, check_schedule};
 use crate::engine::judge::BackupRun;
 use crate::engine::killpoint::{classify, KillContext};
@@ -155,6 +157,7 @@ fn judge_cut(
     let delta = run.delta();
     let complete = manifest_complete(case, &delta);
     case.absorb(rec, check_old_or_new(run, &complete));
+    case.absorb(rec, check_state_after_cut(run));
     if cut == Cut::Killed {
         classify_kill(case, rec, run, expected, index);
     }

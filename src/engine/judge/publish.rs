@@ -85,6 +85,31 @@ fn judge_subvolume(
     );
 }
 
+/// P4 after a killed or failed backup: a state entry the run changed must name a
+/// manifest that exists. The state is written only after a fully successful run
+/// (CONTRACT.md 6 and 9), so a changed entry naming a manifest that was never uploaded
+/// means the next `--once` will chain an incremental to nothing.
+pub fn check_state_after_cut(run: &BackupRun) -> Verdict {
+    let mut v = Verdict::default();
+    let Some(after) = run.after.state.parsed() else { return v };
+    for (name, entry) in &after.subvolumes {
+        let Some(key) = entry.last_manifest.as_deref() else { continue };
+        let before = run.before.state.subvolume(name).and_then(|s| s.last_manifest.as_deref());
+        if before == Some(key) || run.after.store.manifests.contains_key(key) {
+            continue;
+        }
+        v.find(
+            run.finding(
+                Property::Recovery,
+                format!("a backup cut short left the state naming a manifest of {name} that does not exist; the next backup would chain to it"),
+            )
+            .subject(format!("state: subvolumes.{name}.last_manifest"))
+            .expected_seen("the previous value or a manifest in the store", key.to_string()),
+        );
+    }
+    v
+}
+
 /// The manifest key the subvolume's pointer moved to in this run, if it is one the
 /// run wrote.
 pub fn published_manifest<'d>(delta: &'d Delta, subvolume: &str) -> Option<&'d str> {
