@@ -14,12 +14,10 @@ use super::case::CaseRun;
 use crate::engine::corrupt::{changed_chunks, corrupt};
 use crate::engine::history::StepRecord;
 use crate::gen::plan::RestoreFault;
-use crate::oracle::manifest::Manifest;
+use crate::oracle::manifest::{ChainLink, Manifest};
+use crate::oracle::store::chain::{walk, Lookup};
 use crate::s3::proxy::{Matcher, Rule, RuleHandle};
 use crate::s3::view::StoreView;
-
-/// Chains longer than this are treated as loops.
-const CHAIN_LIMIT: usize = 1000;
 
 /// Arms `fault` for the restore of `subvolume` from `manifest_key` (none: its
 /// `current.json` as last observed); the rules to disarm after the attempt, or `None`
@@ -47,9 +45,19 @@ pub(super) fn arm(
     let Some(start) = start else {
         return skip(rec, "nothing is published to corrupt");
     };
-    let Some(chain) = chain_newest_first(&store.manifests, &start) else {
-        return skip(rec, "the chain could not be read from the last observation");
-    };
+    let walked = walk(&start, &mut |key: &str| match store.manifests.get(key) {
+        Some(m) => Lookup::Found(ChainLink {
+            kind: m.kind,
+            parent_manifest: m.parent_manifest.clone(),
+            chunks: m.chunks.clone(),
+        }),
+        None => Lookup::Missing,
+    });
+    if !walked.ends_in_full() {
+        return skip(rec, "the chain could not be followed in the last observation");
+    }
+    let chain: Vec<(&String, &Manifest)> =
+        walked.manifest_keys.iter().filter_map(|k| Some((k, store.manifests.get(k)?))).collect();
     let client = case.engine.client();
     let first = (*from_end as usize).min(chain.len() - 1);
     // The chosen manifest first, then the newer ones, then the older ones.
@@ -91,26 +99,4 @@ pub(super) fn arm(
         return Some(rules);
     }
     skip(rec, "no manifest of the chain writes file data")
-}
-
-/// The chain from `start` to its full, newest first; `None` if a manifest is missing
-/// from the observation, or on a loop.
-fn chain_newest_first(
-    manifests: &std::collections::BTreeMap<String, Manifest>,
-    start: &str,
-) -> Option<Vec<(String, Manifest)>> {
-    let mut chain: Vec<(String, Manifest)> = Vec::new();
-    let mut key = start.to_string();
-    loop {
-        if chain.len() >= CHAIN_LIMIT || chain.iter().any(|(k, _)| *k == key) {
-            return None;
-        }
-        let manifest = manifests.get(&key)?.clone();
-        let parent = manifest.parent_manifest.clone();
-        chain.push((key, manifest));
-        match parent {
-            Some(p) => key = p,
-            None => return Some(chain),
-        }
-    }
 }
